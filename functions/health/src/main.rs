@@ -1,0 +1,18 @@
+//! `GET /v1/health`: liveness and dependency checks. Also the fallback for unknown paths, so
+//! they get a problem+json 404 (or 405 with `Allow`) instead of API Gateway's default 403.
+//!
+//! The whole function: logging, configuration and clients once per cold start, then the shared
+//! HTTP boundary. All behaviour lives in the `shared` crate.
+
+use shared::http::{App, run};
+use shared::routes::Function;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::observability::init();
+    let app = App::from_env(Function::Health).map_err(|e| {
+        tracing::error!(error = format!("{e:#}"), "cold start failed");
+        e
+    })?;
+    run(app).await
+}

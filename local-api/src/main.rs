@@ -1,0 +1,112 @@
+//! `local-api`: serves every route of the API on 127.0.0.1 as API Gateway would, in front of the
+//! real function binaries.
+//!
+//! Usage: `local-api [--port 3000] [--bin-dir target/debug] [--stage Prod]`
+//!
+//! Function processes get a Lambda-like environment: the `AWS_*` (except `AWS_LAMBDA_*`),
+//! `RUST_LOG`, `MODEL_DIR`, `INTENT_PROVIDER` and `*_TABLE` variables of this process, plus what
+//! `template.yaml` sets for every function.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use local_api::gateway::Gateway;
+use local_api::runtime::FunctionHost;
+use shared::routes::Function;
+use tokio::net::TcpListener;
+
+struct Args {
+    port: u16,
+    bin_dir: PathBuf,
+    stage: String,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        port: 3000,
+        bin_dir: std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("target/debug")),
+        stage: "Prod".to_owned(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--port" => args.port = value()?.parse().context("--port must be a port number")?,
+            "--bin-dir" => args.bin_dir = PathBuf::from(value()?),
+            "--stage" => args.stage = value()?,
+            "-h" | "--help" => {
+                println!("usage: local-api [--port 3000] [--bin-dir DIR] [--stage Prod]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other} (see --help)"),
+        }
+    }
+    Ok(args)
+}
+
+fn function_env() -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| {
+            (k.starts_with("AWS_") && !k.starts_with("AWS_LAMBDA_"))
+                || k.starts_with("RUST_")
+                || k == "MODEL_DIR"
+                || k == "INTENT_PROVIDER"
+                || k.ends_with("_TABLE")
+                || k == "PATH"
+                || k == "HOME"
+        })
+        .collect();
+    // What template.yaml's Globals set for every function.
+    env.push((
+        "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH".to_owned(),
+        "true".to_owned(),
+    ));
+    env
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let env = function_env();
+    let mut functions = HashMap::new();
+    for f in Function::ALL {
+        let host = FunctionHost::bind(
+            f.binary(),
+            args.bin_dir.join(f.binary()),
+            env.clone(),
+            Duration::from_secs(29),
+        )
+        .await?;
+        host.start().await?;
+        functions.insert(f, host);
+    }
+    for host in functions.values() {
+        host.wait_ready(Duration::from_secs(60)).await?;
+    }
+    let listener = TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .with_context(|| format!("port {} is in use; pick another with --port", args.port))?;
+    let gateway = Arc::new(Gateway {
+        stage: args.stage,
+        functions,
+    });
+    println!(
+        "local API listening on http://127.0.0.1:{} ({} functions ready)",
+        args.port,
+        Function::ALL.len()
+    );
+    tokio::select! {
+        _ = gateway.clone().serve(listener) => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    for host in gateway.functions.values() {
+        host.stop().await;
+    }
+    Ok(())
+}

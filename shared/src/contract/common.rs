@@ -1,0 +1,194 @@
+//! Types shared by every route: the success envelope, `meta`, usage accounting, text spans, and
+//! the field validators that several requests use.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use validator::ValidationError;
+
+use super::limits::ID_PATTERN;
+
+/// Every success body: the intent's result fields, flattened, plus `meta`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Envelope<T> {
+    #[serde(flatten)]
+    pub result: T,
+    pub meta: Meta,
+}
+
+/// Facts about how a response was produced; present on every success body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// Same id as the `x-request-id` response header and the request log item.
+    pub request_id: String,
+    /// Contract version, currently `v1`.
+    pub api_version: String,
+    /// Provider that answered (`embedded`, `bedrock`, `openai`).
+    pub provider: String,
+    /// Model or engine identifier within that provider.
+    pub model: String,
+    pub usage: Usage,
+    /// Time spent in the handler, in milliseconds.
+    pub latency_ms: u64,
+}
+
+/// Work done for one request. Tokens are model tokens for model providers and word tokens for
+/// the classic engine, so they are comparable within one provider only.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Texts embedded by an embedding model (0 when none was used).
+    pub embedded_texts: u64,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.embedded_texts += other.embedded_texts;
+    }
+}
+
+/// A half-open range `[start, end)` of the request text in Unicode code points (what Python's
+/// `str` and most JSON tooling index by), so `text[start:end]` gives the matched text.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Span {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Span {
+    /// Converts a byte range of `text` into code-point offsets.
+    pub fn from_bytes(text: &str, start: usize, end: usize) -> Span {
+        let start_chars = text[..start].chars().count();
+        let len_chars = text[start..end].chars().count();
+        Span {
+            start: start_chars as u64,
+            end: (start_chars + len_chars) as u64,
+        }
+    }
+}
+
+/// One validation failure, addressed by an RFC 6901 JSON pointer into the request body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FieldError {
+    /// JSON pointer to the offending value, e.g. `/labels/3/name`; empty for the whole body.
+    pub pointer: String,
+    /// Stable machine-readable code, e.g. `length`, `range`, `duplicate`, `blank`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(pointer: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        FieldError {
+            pointer: pointer.into(),
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Cross-field rules that `validator` attributes cannot express with a precise pointer.
+pub trait Semantic {
+    fn semantic_errors(&self) -> Vec<FieldError> {
+        Vec::new()
+    }
+}
+
+static ID_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(ID_PATTERN).expect("ID_PATTERN is a valid regex"));
+
+/// Rejects strings that are empty after trimming: a blank text has nothing to work on, and
+/// accepting it would return a confident-looking answer about nothing.
+pub fn not_blank(value: &str) -> Result<(), ValidationError> {
+    if value.trim().is_empty() {
+        let mut e = ValidationError::new("blank");
+        e.message = Some("must contain at least one non-whitespace character".into());
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Checks the id format documented in [`ID_PATTERN`].
+pub fn valid_id(value: &str) -> Result<(), ValidationError> {
+    if !ID_RE.is_match(value) {
+        let mut e = ValidationError::new("format");
+        e.message = Some(
+            "must be 1-128 characters of letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
+                .into(),
+        );
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Reports every value that occurs more than once, pointing at each repeat (not the first one).
+pub fn duplicates<'a>(
+    values: impl Iterator<Item = &'a str>,
+    pointer: impl Fn(usize) -> String,
+    what: &str,
+    case_insensitive: bool,
+) -> Vec<FieldError> {
+    let mut seen = std::collections::HashMap::new();
+    let mut errors = Vec::new();
+    for (i, v) in values.enumerate() {
+        let key = if case_insensitive {
+            v.trim().to_lowercase()
+        } else {
+            v.to_owned()
+        };
+        if let Some(first) = seen.get(&key) {
+            errors.push(FieldError::new(
+                pointer(i),
+                "duplicate",
+                format!("duplicate {what} '{v}' (first given at index {first})"),
+            ));
+        } else {
+            seen.insert(key, i);
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_counts_code_points_not_bytes() {
+        let text = "héllo wörld";
+        let start = text.find("wörld").unwrap_or_default();
+        let span = Span::from_bytes(text, start, text.len());
+        assert_eq!(span, Span { start: 6, end: 11 });
+    }
+
+    #[test]
+    fn ids_follow_the_documented_format() {
+        assert!(valid_id("sku-123:v2.a_b").is_ok());
+        assert!(valid_id("-leading-dash").is_err());
+        assert!(valid_id("has space").is_err());
+        assert!(valid_id(&"a".repeat(129)).is_err());
+        assert!(valid_id(&"a".repeat(128)).is_ok());
+    }
+
+    #[test]
+    fn duplicates_point_at_the_repeat() {
+        let errs = duplicates(
+            ["a", "B", "b"].into_iter(),
+            |i| format!("/labels/{i}/name"),
+            "label",
+            true,
+        );
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].pointer, "/labels/2/name");
+        assert_eq!(errs[0].code, "duplicate");
+    }
+}

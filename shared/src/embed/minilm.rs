@@ -1,0 +1,340 @@
+//! [`MiniLm`]: sentence-transformers' all-MiniLM-L6-v2 (a 6-layer, 384-wide BERT) run in-process
+//! with candle on the CPU in f32, reproducing sentence-transformers' pipeline: wordpiece
+//! tokenization truncated to 256 tokens, BERT forward with an attention mask, mean pooling over
+//! the real (non-padding) tokens, L2 normalisation.
+//!
+//! Loading validates every file and reports the first problem as a distinct [`EmbedError`], so a
+//! broken deployment fails at cold start with a message naming the file, not at the first request.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{Encoding, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use super::{EmbedError, Embedder};
+
+/// Identifier reported to API clients; the directory layout is the one the Hugging Face repo
+/// `sentence-transformers/all-MiniLM-L6-v2` ships.
+const MODEL_ID: &str = "all-MiniLM-L6-v2";
+/// Width of the model's hidden states, and so of every embedding.
+const HIDDEN_SIZE: usize = 384;
+/// Texts per forward pass. Bounds peak memory (activations grow with batch × length²) while
+/// keeping the matrix multiplications large enough to use the cores well.
+const BATCH_SIZE: usize = 32;
+
+const CONFIG_FILE: &str = "config.json";
+const TOKENIZER_FILE: &str = "tokenizer.json";
+const WEIGHTS_FILE: &str = "model.safetensors";
+/// The tensor whose shape proves the weights are this model's: vocabulary × hidden size.
+const WORD_EMBEDDINGS: &str = "embeddings.word_embeddings.weight";
+
+/// all-MiniLM-L6-v2 loaded into memory (~90 MB of f32 weights), ready to embed.
+///
+/// Cheap to share: every method takes `&self` and the type is `Send + Sync`, so one instance per
+/// process behind an `Arc` serves all requests.
+pub struct MiniLm {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+    pad_token_id: u32,
+}
+
+impl MiniLm {
+    /// Longest input, in wordpiece tokens including [CLS] and [SEP], that the model sees; the
+    /// rest of a longer text is cut off. 256 is what the model was fine-tuned with and what
+    /// sentence-transformers uses (`max_seq_length = 256`); BERT's position table would allow
+    /// 512, but past 256 the embeddings were never trained and quality drops. The tokenizer.json
+    /// the model ships says 128 (a leftover from the base model), so it is overridden here.
+    pub const MAX_TOKENS: usize = 256;
+
+    /// Loads and validates the model from `dir`, which must hold `config.json`,
+    /// `tokenizer.json` and `model.safetensors` (what `scripts/setup.sh` downloads).
+    ///
+    /// Files are checked cheapest first, so a missing tokenizer is reported before 90 MB of
+    /// weights are read. The weights are read into memory rather than memory-mapped because
+    /// mapping needs `unsafe`, which this workspace forbids.
+    pub fn load(dir: &Path) -> Result<Self, EmbedError> {
+        let started = Instant::now();
+        match std::fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(EmbedError::ModelMissing {
+                    path: dir.to_path_buf(),
+                    what: "directory (the path exists but is not a directory)",
+                });
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(EmbedError::ModelMissing {
+                    path: dir.to_path_buf(),
+                    what: "directory",
+                });
+            }
+            Err(source) => {
+                return Err(EmbedError::Unreadable {
+                    path: dir.to_path_buf(),
+                    source,
+                });
+            }
+        }
+
+        let config_path = dir.join(CONFIG_FILE);
+        let config = parse_config(&config_path, &read_model_file(&config_path, "config file")?)?;
+
+        let tokenizer_path = dir.join(TOKENIZER_FILE);
+        let tokenizer = load_tokenizer(
+            &tokenizer_path,
+            &read_model_file(&tokenizer_path, "tokenizer file")?,
+            &config,
+        )?;
+
+        let weights_path = dir.join(WEIGHTS_FILE);
+        let device = Device::Cpu;
+        let model = load_weights(
+            &weights_path,
+            read_model_file(&weights_path, "weights file")?,
+            &config,
+            &device,
+        )?;
+
+        let pad_token_id = u32::try_from(config.pad_token_id).map_err(|_| EmbedError::Corrupt {
+            path: config_path.clone(),
+            reason: format!("pad_token_id {} is out of range", config.pad_token_id),
+        })?;
+        let this = Self {
+            model,
+            tokenizer,
+            device,
+            pad_token_id,
+        };
+        // One tiny forward pass so a model that loads but cannot run fails here, at cold start,
+        // rather than on the first request.
+        this.embed(&[""])?;
+        tracing::info!(
+            model = MODEL_ID,
+            dir = %dir.display(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            threads = candle_core::utils::get_num_threads(),
+            "embedding model loaded"
+        );
+        Ok(this)
+    }
+
+    /// Embeds one batch: pads to the longest encoding in it, runs BERT, mean-pools over the
+    /// attention mask and L2-normalises. Returns one vector per encoding, in the same order.
+    fn embed_batch(&self, batch: &[&Encoding]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let rows = batch.len();
+        let width = batch.iter().map(|e| e.len()).max().unwrap_or(0);
+        let mut ids = Vec::with_capacity(rows * width);
+        let mut mask = Vec::with_capacity(rows * width);
+        for encoding in batch {
+            let padding = width - encoding.len();
+            ids.extend_from_slice(encoding.get_ids());
+            ids.extend(std::iter::repeat_n(self.pad_token_id, padding));
+            mask.extend_from_slice(encoding.get_attention_mask());
+            mask.extend(std::iter::repeat_n(0u32, padding));
+        }
+        let pooled = (|| -> candle_core::Result<Vec<Vec<f32>>> {
+            let ids = Tensor::from_vec(ids, (rows, width), &self.device)?;
+            let mask = Tensor::from_vec(mask, (rows, width), &self.device)?;
+            // Single-sentence inputs: every token belongs to segment 0.
+            let token_types = ids.zeros_like()?;
+            let hidden = self.model.forward(&ids, &token_types, Some(&mask))?; // (rows, width, 384)
+            let weights = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // (rows, width, 1)
+            let summed = hidden.broadcast_mul(&weights)?.sum(1)?; // (rows, 384)
+            // Same floor as sentence-transformers, so an all-padding row cannot divide by zero.
+            let counts = weights.sum(1)?.maximum(1e-9f32)?; // (rows, 1)
+            let mean = summed.broadcast_div(&counts)?;
+            // Same floor as torch.nn.functional.normalize.
+            let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.maximum(1e-12f32)?;
+            mean.broadcast_div(&norms)?.to_vec2::<f32>()
+        })();
+        pooled.map_err(|err| EmbedError::Inference(err.to_string()))
+    }
+}
+
+impl Embedder for MiniLm {
+    fn model_id(&self) -> &str {
+        MODEL_ID
+    }
+
+    fn dimensions(&self) -> usize {
+        HIDDEN_SIZE
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let started = Instant::now();
+        // `_fast` skips computing character offsets, which pooling never uses.
+        let encodings = self
+            .tokenizer
+            .encode_batch_fast(texts.to_vec(), true)
+            .map_err(|err| EmbedError::Tokenizer(err.to_string()))?;
+
+        // Batching texts of similar length keeps padding (wasted attention work, quadratic in
+        // length) small; the sort is stable and results are written back by original index.
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&index| encodings[index].len());
+        let mut vectors = vec![Vec::new(); encodings.len()];
+        for chunk in order.chunks(BATCH_SIZE) {
+            let batch: Vec<&Encoding> = chunk.iter().map(|&index| &encodings[index]).collect();
+            for (&index, vector) in chunk.iter().zip(self.embed_batch(&batch)?) {
+                vectors[index] = vector;
+            }
+        }
+        tracing::debug!(
+            texts = texts.len(),
+            tokens = encodings.iter().map(Encoding::len).sum::<usize>(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "embedded"
+        );
+        Ok(vectors)
+    }
+
+    fn token_count(&self, text: &str) -> usize {
+        match self.tokenizer.encode_fast(text, true) {
+            Ok(encoding) => encoding.len(),
+            Err(err) => {
+                // The BERT tokenizer does not fail on any UTF-8 string in practice; if it ever
+                // does, a word-based estimate is more useful to quota and billing code than 0.
+                tracing::warn!(error = %err, "token_count: tokenizer failed, estimating");
+                (text.split_whitespace().count() + 2).min(Self::MAX_TOKENS)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for MiniLm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MiniLm")
+            .field("model_id", &MODEL_ID)
+            .field("dimensions", &HIDDEN_SIZE)
+            .field("max_tokens", &Self::MAX_TOKENS)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads a whole model file, telling "missing" (run setup) apart from "unreadable" (fix the
+/// filesystem).
+fn read_model_file(path: &Path, what: &'static str) -> Result<Vec<u8>, EmbedError> {
+    std::fs::read(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            EmbedError::ModelMissing {
+                path: path.to_path_buf(),
+                what,
+            }
+        } else {
+            EmbedError::Unreadable {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })
+}
+
+fn corrupt(path: &Path, reason: impl Into<String>) -> EmbedError {
+    EmbedError::Corrupt {
+        path: PathBuf::from(path),
+        reason: reason.into(),
+    }
+}
+
+/// Parses config.json and checks it describes a BERT of the width this type promises.
+fn parse_config(path: &Path, bytes: &[u8]) -> Result<Config, EmbedError> {
+    let config: Config = serde_json::from_slice(bytes)
+        .map_err(|err| corrupt(path, format!("not a valid BERT config: {err}")))?;
+    if config.hidden_size != HIDDEN_SIZE {
+        return Err(corrupt(
+            path,
+            format!(
+                "hidden_size is {}, all-MiniLM-L6-v2 has {HIDDEN_SIZE}",
+                config.hidden_size
+            ),
+        ));
+    }
+    if config.max_position_embeddings < MiniLm::MAX_TOKENS {
+        return Err(corrupt(
+            path,
+            format!(
+                "max_position_embeddings is {}, at least {} are needed",
+                config.max_position_embeddings,
+                MiniLm::MAX_TOKENS
+            ),
+        ));
+    }
+    Ok(config)
+}
+
+/// Parses tokenizer.json and sets the pipeline's own truncation and padding: truncate to
+/// [`MiniLm::MAX_TOKENS`], never pad (batches are padded to their own longest member).
+fn load_tokenizer(path: &Path, bytes: &[u8], config: &Config) -> Result<Tokenizer, EmbedError> {
+    let mut tokenizer = Tokenizer::from_bytes(bytes)
+        .map_err(|err| corrupt(path, format!("not a valid tokenizer: {err}")))?;
+    let vocab = tokenizer.get_vocab_size(true);
+    if vocab != config.vocab_size {
+        return Err(corrupt(
+            path,
+            format!(
+                "vocabulary has {vocab} tokens but config.json says {}",
+                config.vocab_size
+            ),
+        ));
+    }
+    for special in ["[CLS]", "[SEP]", "[PAD]", "[UNK]"] {
+        if tokenizer.token_to_id(special).is_none() {
+            return Err(corrupt(path, format!("special token {special} is missing")));
+        }
+    }
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            max_length: MiniLm::MAX_TOKENS,
+            strategy: TruncationStrategy::LongestFirst,
+            stride: 0,
+            direction: TruncationDirection::Right,
+        }))
+        .map_err(|err| corrupt(path, format!("cannot set truncation: {err}")))?;
+    Ok(tokenizer)
+}
+
+/// Deserialises the safetensors file, checks the embedding table's shape, and builds the BERT.
+fn load_weights(
+    path: &Path,
+    bytes: Vec<u8>,
+    config: &Config,
+    device: &Device,
+) -> Result<BertModel, EmbedError> {
+    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
+        .map_err(|err| corrupt(path, format!("not a readable safetensors file: {err}")))?;
+    // The tensors now own copies of the data; free the file buffer before building the model.
+    drop(bytes);
+    let expected = [config.vocab_size, HIDDEN_SIZE];
+    match tensors.get(WORD_EMBEDDINGS) {
+        Some(tensor) if tensor.dims() == expected => {}
+        Some(tensor) => {
+            return Err(corrupt(
+                path,
+                format!(
+                    "{WORD_EMBEDDINGS} has shape {:?}, expected {expected:?}",
+                    tensor.dims()
+                ),
+            ));
+        }
+        None => {
+            return Err(corrupt(
+                path,
+                format!("tensor {WORD_EMBEDDINGS} is missing"),
+            ));
+        }
+    }
+    // BertModel::load fetches every layer's tensors with their expected shapes, so a missing or
+    // mis-shaped tensor anywhere is reported here.
+    let builder = VarBuilder::from_tensors(tensors, DType::F32, device);
+    BertModel::load(builder, config)
+        .map_err(|err| corrupt(path, format!("weights do not fit the BERT config: {err}")))
+}

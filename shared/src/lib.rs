@@ -1,0 +1,29 @@
+//! Everything the intent functions share: the public contract, validation, the HTTP boundary,
+//! the intent logic, the providers that answer it, and observability.
+//!
+//! Every function binary in `functions/` is a few lines that pick one [`routes::Route`] and hand it
+//! to [`http::run`]; all behaviour lives here so that each concern is written once.
+//!
+//! # Layout
+//! - [`contract`]: request and response types of every route, with their validation rules and the
+//!   bounds that API users rely on. The only types that cross the HTTP boundary.
+//! - [`problem`]: the one error type of the HTTP boundary and its RFC 9457 `problem+json` form.
+//! - [`http`]: `lambda_http` glue: routing (stage-independent), content negotiation, body limits,
+//!   JSON parsing with JSON-pointer errors, validation, panic containment, response envelopes.
+//! - [`routes`]: the API's route table, the single source for routing, the local API and docs.
+//! - [`intents`]: the product logic of each intent, provider-agnostic. It also checks what a
+//!   provider returns against the contract, because provider output is untrusted.
+//! - [`provider`]: the `Provider` port and its implementations (`embedded` is the default).
+//! - [`engine`]: the classic IR/NLP engine (sentences, BM25, TextRank/MMR, typed extractors).
+//! - [`observability`]: JSON logs and the one summary line per request.
+//! - [`config`]: typed configuration read once per cold start from the environment.
+
+pub mod config;
+pub mod contract;
+pub mod engine;
+pub mod http;
+pub mod intents;
+pub mod observability;
+pub mod problem;
+pub mod provider;
+pub mod routes;

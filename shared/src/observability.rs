@@ -1,0 +1,75 @@
+//! Logs: JSON lines on stdout (what CloudWatch ingests), one event per line, every line inside a
+//! request carrying the request id and route, and exactly one summary line per request.
+//!
+//! The summary never contains user text: only sizes, a sha256 of the body (so repeated inputs can
+//! be correlated without storing them), statuses and timings.
+
+use serde::Serialize;
+use tracing_subscriber::EnvFilter;
+
+use crate::contract::Usage;
+
+/// Installs the JSON subscriber. The level comes from `RUST_LOG` (or `AWS_LAMBDA_LOG_LEVEL`, which
+/// Lambda's advanced logging controls set), defaulting to `info`. Safe to call more than once.
+pub fn init() {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .or_else(|| std::env::var("AWS_LAMBDA_LOG_LEVEL").ok())
+        .map(|v| v.to_lowercase())
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(false)
+        .flatten_event(true)
+        .with_target(false)
+        // Lambda adds its own timestamp to each line, but local runs and tests do not.
+        .with_ansi(false)
+        .try_init();
+}
+
+/// Everything known about a finished request: the summary log line and the request log item.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RequestRecord {
+    pub request_id: String,
+    /// Route template (`/v1/score`), or the raw path when no route matched.
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+    pub latency_ms: u64,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub usage: Usage,
+    /// API key id from API Gateway when the caller used one.
+    pub client_id: Option<String>,
+    pub input_bytes: u64,
+    /// Hex sha256 of the request body (empty body: the hash of nothing).
+    pub input_sha256: String,
+    /// Problem code (`validation`, `internal`, ...) when the request failed.
+    pub error_code: Option<String>,
+}
+
+impl RequestRecord {
+    /// Emits the one summary line of the request.
+    pub fn log(&self) {
+        let usage = &self.usage;
+        tracing::info!(
+            event = "request",
+            method = %self.method,
+            status = self.status,
+            latency_ms = self.latency_ms,
+            provider = self.provider.as_deref().unwrap_or("-"),
+            model = self.model.as_deref().unwrap_or("-"),
+            input_tokens = usage.input_tokens,
+            output_tokens = usage.output_tokens,
+            embedded_texts = usage.embedded_texts,
+            client_id = self.client_id.as_deref().unwrap_or("-"),
+            input_bytes = self.input_bytes,
+            input_sha256 = %self.input_sha256,
+            error_code = self.error_code.as_deref().unwrap_or("-"),
+            "request finished"
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! The API's route table: which method and path each operation has and which function serves
+//! it. Routing, the local API, the OpenAPI document and the template checks all read this table,
+//! so a route cannot exist in one of them and not in the others.
+
+use std::fmt;
+
+/// Every operation of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Summarize,
+    Classify,
+    Extract,
+    Recommend,
+    Score,
+    Health,
+}
+
+/// The Lambda functions, one per crate under `functions/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Function {
+    Summarize,
+    Classify,
+    Extract,
+    Recommend,
+    Score,
+    Health,
+}
+
+impl Function {
+    pub const ALL: [Function; 6] = [
+        Function::Summarize,
+        Function::Classify,
+        Function::Extract,
+        Function::Recommend,
+        Function::Score,
+        Function::Health,
+    ];
+
+    /// Crate and binary name under `functions/`.
+    pub fn binary(self) -> &'static str {
+        match self {
+            Function::Summarize => "summarize",
+            Function::Classify => "classify",
+            Function::Extract => "extract",
+            Function::Recommend => "recommend",
+            Function::Score => "score",
+            Function::Health => "health",
+        }
+    }
+
+    /// Logical id of the function in `template.yaml`.
+    pub fn logical_id(self) -> &'static str {
+        match self {
+            Function::Summarize => "SummarizeFunction",
+            Function::Classify => "ClassifyFunction",
+            Function::Extract => "ExtractFunction",
+            Function::Recommend => "RecommendFunction",
+            Function::Score => "ScoreFunction",
+            Function::Health => "HealthFunction",
+        }
+    }
+
+    pub fn from_binary(name: &str) -> Option<Function> {
+        Function::ALL.into_iter().find(|f| f.binary() == name)
+    }
+
+    /// Whether this function answers requests that match no route (API Gateway sends
+    /// `/{proxy+}` to it), so that unknown paths get a problem+json 404 instead of API
+    /// Gateway's default 403.
+    pub fn is_fallback(self) -> bool {
+        self == Function::Health
+    }
+}
+
+impl fmt::Display for Function {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.binary())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    /// Path template without stage, e.g. `/v1/feedback/{request_id}`.
+    pub path: &'static str,
+    pub operation: Operation,
+    pub function: Function,
+}
+
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "POST",
+        path: "/v1/summarize",
+        operation: Operation::Summarize,
+        function: Function::Summarize,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/classify",
+        operation: Operation::Classify,
+        function: Function::Classify,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/extract",
+        operation: Operation::Extract,
+        function: Function::Extract,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/recommend",
+        operation: Operation::Recommend,
+        function: Function::Recommend,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/score",
+        operation: Operation::Score,
+        function: Function::Score,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/health",
+        operation: Operation::Health,
+        function: Function::Health,
+    },
+];
+
+/// Result of matching a request against the table.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RouteMatch {
+    Found {
+        route: &'static Route,
+        /// Values of `{name}` segments, in order.
+        params: Vec<(&'static str, String)>,
+    },
+    /// The path exists but not with this method.
+    WrongMethod {
+        allow: Vec<&'static str>,
+    },
+    NotFound,
+}
+
+/// Matches `path` (already stripped of any stage) against the table. `HEAD` is not implied by
+/// `GET`: API Gateway does not do that either.
+pub fn match_route(method: &str, path: &str) -> RouteMatch {
+    let path = path.trim_end_matches('/');
+    let path = if path.is_empty() { "/" } else { path };
+    let mut allow = Vec::new();
+    for route in ROUTES {
+        if let Some(params) = match_template(route.path, path) {
+            if route.method.eq_ignore_ascii_case(method) {
+                return RouteMatch::Found { route, params };
+            }
+            if !allow.contains(&route.method) {
+                allow.push(route.method);
+            }
+        }
+    }
+    if allow.is_empty() {
+        RouteMatch::NotFound
+    } else {
+        RouteMatch::WrongMethod { allow }
+    }
+}
+
+fn match_template(template: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+    let mut params = Vec::new();
+    let mut t = template.split('/');
+    let mut p = path.split('/');
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return Some(params),
+            (Some(ts), Some(ps)) => {
+                if let Some(name) = ts.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    if ps.is_empty() {
+                        return None;
+                    }
+                    params.push((name, ps.to_owned()));
+                } else if ts != ps {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_exact_paths_and_trailing_slash() {
+        assert!(matches!(
+            match_route("POST", "/v1/score"),
+            RouteMatch::Found { route, .. } if route.operation == Operation::Score
+        ));
+        assert!(matches!(
+            match_route("POST", "/v1/score/"),
+            RouteMatch::Found { .. }
+        ));
+    }
+
+    #[test]
+    fn wrong_method_lists_allowed_ones() {
+        assert_eq!(
+            match_route("GET", "/v1/score"),
+            RouteMatch::WrongMethod {
+                allow: vec!["POST"]
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        assert_eq!(match_route("POST", "/v1/scores"), RouteMatch::NotFound);
+        assert_eq!(match_route("GET", "/"), RouteMatch::NotFound);
+        assert_eq!(match_route("POST", "/v2/score"), RouteMatch::NotFound);
+    }
+
+    #[test]
+    fn every_function_has_a_route() {
+        for f in Function::ALL {
+            assert!(ROUTES.iter().any(|r| r.function == f), "{f} has no route");
+        }
+    }
+}
