@@ -45,6 +45,15 @@ impl App {
         App::new(function, &config)
     }
 
+    /// An app with the classic engine and in-memory storage, for tests and fuzzing: no
+    /// environment, no network.
+    pub fn in_memory(function: Function) -> App {
+        App {
+            function,
+            provider: Arc::new(EmbeddedProvider::new()),
+        }
+    }
+
     pub fn new(function: Function, _config: &Config) -> anyhow::Result<App> {
         Ok(App {
             function,

@@ -15,6 +15,7 @@
 pub mod classify;
 pub mod common;
 pub mod extract;
+pub mod feedback;
 pub mod health;
 pub mod limits;
 pub mod recommend;
