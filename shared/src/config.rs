@@ -1,7 +1,8 @@
-//! Typed configuration, read once per cold start from the environment. A bad value stops the
-//! cold start with a message naming the variable, instead of surfacing later as a 500.
+//! Typed configuration, read once per cold start from the environment. A bad or missing value
+//! stops the cold start with a message naming the variable, instead of surfacing later as a 500.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Which engine answers the intents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,18 @@ pub struct Config {
     pub provider: ProviderKind,
     /// Directory of the embedding model (`MODEL_DIR`); `None` runs the classic engine alone.
     pub model_dir: Option<PathBuf>,
+    /// `REQUEST_LOG_TABLE`: DynamoDB table for the request log (required).
+    pub request_log_table: String,
+    /// `FEEDBACK_TABLE`: DynamoDB table for feedback (required by the feedback function only).
+    pub feedback_table: Option<String>,
+    /// `REQUEST_LOG_TTL_DAYS` (1–3650, default 30).
+    pub request_log_ttl_days: u32,
+    /// `REQUEST_LOG_BUDGET_MS` (10–5000, default 300): the most a request log write may add to a
+    /// response.
+    pub request_log_budget: Duration,
+    /// `REQUEST_LOG_INCLUDE_INPUT` (`true`/`false`, default false): store request bodies in the
+    /// log. Off by default because bodies hold users' text.
+    pub request_log_include_input: bool,
 }
 
 impl Config {
@@ -38,8 +51,13 @@ impl Config {
 
     /// Testable core of [`Config::from_env`].
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let provider = match get("INTENT_PROVIDER").as_deref().map(str::trim) {
-            None | Some("") | Some("embedded") => ProviderKind::Embedded,
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let provider = match get("INTENT_PROVIDER").as_deref() {
+            None | Some("embedded") => ProviderKind::Embedded,
             Some(other) => {
                 return Err(ConfigError::Invalid {
                     name: "INTENT_PROVIDER",
@@ -48,14 +66,52 @@ impl Config {
                 });
             }
         };
-        let model_dir = match get("MODEL_DIR") {
-            Some(v) if !v.trim().is_empty() => Some(PathBuf::from(v.trim())),
-            _ => None,
+        let request_log_table = get("REQUEST_LOG_TABLE").ok_or(ConfigError::Missing {
+            name: "REQUEST_LOG_TABLE",
+            why: "every request is logged to this DynamoDB table",
+        })?;
+        let request_log_ttl_days = number(&get, "REQUEST_LOG_TTL_DAYS", 30, 1, 3650)? as u32;
+        let budget_ms = number(&get, "REQUEST_LOG_BUDGET_MS", 300, 10, 5000)?;
+        let request_log_include_input = match get("REQUEST_LOG_INCLUDE_INPUT").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "REQUEST_LOG_INCLUDE_INPUT",
+                    value: other.to_owned(),
+                    expected: "true or false",
+                });
+            }
         };
         Ok(Config {
             provider,
-            model_dir,
+            model_dir: get("MODEL_DIR").map(PathBuf::from),
+            request_log_table,
+            feedback_table: get("FEEDBACK_TABLE"),
+            request_log_ttl_days,
+            request_log_budget: Duration::from_millis(budget_ms),
+            request_log_include_input,
         })
+    }
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(ConfigError::Invalid {
+                name,
+                value: v,
+                expected: "a whole number in the documented range",
+            }),
+        },
     }
 }
 
@@ -63,17 +119,54 @@ impl Config {
 mod tests {
     use super::*;
 
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
     #[test]
     fn defaults_to_the_embedded_provider() {
-        let c = Config::from_lookup(|_| None).expect("defaults are valid");
+        let c = Config::from_lookup(env(&[("REQUEST_LOG_TABLE", "log")])).expect("valid");
         assert_eq!(c.provider, ProviderKind::Embedded);
         assert_eq!(c.model_dir, None);
+        assert_eq!(c.request_log_ttl_days, 30);
+        assert!(!c.request_log_include_input);
+    }
+
+    #[test]
+    fn a_missing_request_log_table_names_the_variable() {
+        let err = Config::from_lookup(env(&[])).expect_err("table is required");
+        assert!(err.to_string().contains("REQUEST_LOG_TABLE"));
     }
 
     #[test]
     fn rejects_an_unknown_provider_by_name() {
-        let err = Config::from_lookup(|n| (n == "INTENT_PROVIDER").then(|| "gpt".to_owned()))
-            .expect_err("unknown provider");
+        let err = Config::from_lookup(env(&[
+            ("REQUEST_LOG_TABLE", "t"),
+            ("INTENT_PROVIDER", "gpt"),
+        ]))
+        .expect_err("unknown provider");
         assert!(err.to_string().contains("INTENT_PROVIDER"));
+    }
+
+    #[test]
+    fn rejects_out_of_range_numbers_and_bad_booleans() {
+        for (k, v) in [
+            ("REQUEST_LOG_TTL_DAYS", "0"),
+            ("REQUEST_LOG_BUDGET_MS", "abc"),
+            ("REQUEST_LOG_INCLUDE_INPUT", "yes"),
+        ] {
+            let err = Config::from_lookup(env(&[("REQUEST_LOG_TABLE", "t"), (k, v)]))
+                .expect_err("invalid value");
+            assert!(err.to_string().contains(k), "{err}");
+        }
     }
 }

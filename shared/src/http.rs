@@ -9,7 +9,8 @@
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use lambda_http::http::{HeaderValue, StatusCode, header};
@@ -21,28 +22,114 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
+use anyhow::Context;
+
 use crate::contract::health::{DependencyCheck, HealthResponse, Status};
 use crate::contract::limits::MAX_BODY_BYTES;
 use crate::contract::{API_VERSION, Envelope, FieldError, Meta, Semantic, Usage};
+use crate::embed::MiniLm;
 use crate::intents::{self, Outcome};
 use crate::observability::RequestRecord;
 use crate::problem::ApiError;
 use crate::provider::SharedProvider;
 use crate::provider::embedded::EmbeddedProvider;
 use crate::routes::{Function, Operation, RouteMatch, match_route};
+use crate::store::dynamo::{Clients, DynamoFeedbackStore, DynamoRequestLog};
+use crate::store::memory::{MemoryFeedbackStore, MemoryRequestLog};
+use crate::store::{FeedbackStore, LogItem, RequestLog};
 
 /// What a function needs to serve requests; built once per cold start.
 pub struct App {
     pub function: Function,
     pub provider: SharedProvider,
+    pub request_log: Arc<dyn RequestLog>,
+    /// Present in the feedback function only.
+    pub feedback: Option<Arc<dyn FeedbackStore>>,
+    pub log_settings: LogSettings,
+}
+
+/// How request log items are written.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub ttl_days: u32,
+    pub budget: Duration,
+    pub include_input: bool,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            ttl_days: 30,
+            budget: Duration::from_millis(300),
+            include_input: false,
+        }
+    }
+}
+
+/// Request log writes that failed or ran out of time since the cold start.
+static REQUEST_LOG_FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// Count of failed request log writes in this execution environment.
+pub fn request_log_failures() -> u64 {
+    REQUEST_LOG_FAILURES.load(Ordering::Relaxed)
 }
 
 impl App {
-    /// Builds the app from the environment. Errors here stop the cold start with a clear message.
-    pub fn from_env(function: Function) -> anyhow::Result<App> {
+    /// Builds the app from the environment and AWS clients. Errors here stop the cold start with
+    /// a message that names what is missing.
+    pub async fn from_env(function: Function) -> anyhow::Result<App> {
         let config = Config::from_env()?;
-        App::new(function, &config)
+        let clients = Clients::from_env().await;
+        let feedback: Option<Arc<dyn FeedbackStore>> = if function == Function::Feedback {
+            let table = config.feedback_table.clone().ok_or(ConfigError::Missing {
+                name: "FEEDBACK_TABLE",
+                why: "the feedback function stores feedback in this DynamoDB table",
+            })?;
+            Some(Arc::new(DynamoFeedbackStore::new(
+                clients.durable.clone(),
+                table,
+            )))
+        } else {
+            None
+        };
+        let provider = match (&config.model_dir, function.uses_model()) {
+            (Some(dir), true) => {
+                let started = Instant::now();
+                let model = MiniLm::load(dir).with_context(|| {
+                    format!(
+                        "loading the embedding model from MODEL_DIR={}",
+                        dir.display()
+                    )
+                })?;
+                tracing::info!(
+                    load_ms = started.elapsed().as_millis() as u64,
+                    "embedding model loaded"
+                );
+                EmbeddedProvider::with_embedder(Arc::new(model))
+            }
+            (None, true) => {
+                tracing::warn!(
+                    "MODEL_DIR is not set: the classic engine answers without the embedding model"
+                );
+                EmbeddedProvider::new()
+            }
+            (_, false) => EmbeddedProvider::new(),
+        };
+        Ok(App {
+            function,
+            provider: Arc::new(provider),
+            request_log: Arc::new(DynamoRequestLog::new(
+                clients.fast.clone(),
+                config.request_log_table.clone(),
+            )),
+            feedback,
+            log_settings: LogSettings {
+                ttl_days: config.request_log_ttl_days,
+                budget: config.request_log_budget,
+                include_input: config.request_log_include_input,
+            },
+        })
     }
 
     /// An app with the classic engine and in-memory storage, for tests and fuzzing: no
@@ -51,14 +138,10 @@ impl App {
         App {
             function,
             provider: Arc::new(EmbeddedProvider::new()),
+            request_log: Arc::new(MemoryRequestLog::default()),
+            feedback: Some(Arc::new(MemoryFeedbackStore::default())),
+            log_settings: LogSettings::default(),
         }
-    }
-
-    pub fn new(function: Function, _config: &Config) -> anyhow::Result<App> {
-        Ok(App {
-            function,
-            provider: Arc::new(EmbeddedProvider::new()),
-        })
     }
 }
 
@@ -147,10 +230,58 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
             error_code: trace.error_code.map(str::to_owned),
         };
         record.log();
+        let input = app.log_settings.include_input.then(|| {
+            String::from_utf8_lossy(&body[..body.len().min(MAX_LOGGED_INPUT_BYTES)]).into_owned()
+        });
+        write_request_log(app, record, input).await;
         response
     }
     .instrument(span)
     .await
+}
+
+/// Longest body kept in the request log when input logging is enabled.
+const MAX_LOGGED_INPUT_BYTES: usize = 32 * 1024;
+
+/// The soft write: bounded by the budget, and a failure only logs and counts.
+async fn write_request_log(app: &App, record: RequestRecord, input: Option<String>) {
+    let now = chrono::Utc::now();
+    let item = LogItem {
+        expires_at: now.timestamp() + i64::from(app.log_settings.ttl_days) * 86_400,
+        created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        record,
+        input,
+    };
+    let outcome =
+        tokio::time::timeout(app.log_settings.budget, app.request_log.append(&item)).await;
+    let error = match outcome {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => format!("{e:#}"),
+        Err(_) => format!("no answer within {:?}", app.log_settings.budget),
+    };
+    let failures = REQUEST_LOG_FAILURES.fetch_add(1, Ordering::Relaxed) + 1;
+    tracing::warn!(
+        event = "request_log_write_failed",
+        error = %error,
+        failures_since_cold_start = failures,
+        "request log write failed; the response is unaffected"
+    );
+    // CloudWatch embedded metric format: turns this log line into a metric to alarm on.
+    println!(
+        "{}",
+        serde_json::json!({
+            "_aws": {
+                "Timestamp": now.timestamp_millis(),
+                "CloudWatchMetrics": [{
+                    "Namespace": "IntentApi",
+                    "Dimensions": [["function"]],
+                    "Metrics": [{"Name": "RequestLogWriteFailures", "Unit": "Count"}]
+                }]
+            },
+            "function": app.function.binary(),
+            "RequestLogWriteFailures": 1
+        })
+    );
 }
 
 async fn dispatch(
@@ -161,7 +292,7 @@ async fn dispatch(
     trace: &mut Trace,
 ) -> Result<Response<Body>, ApiError> {
     let method = request.method().as_str();
-    let (route, _params) = match match_route(method, path) {
+    let (route, params) = match match_route(method, path) {
         RouteMatch::Found { route, params } => (route, params),
         RouteMatch::WrongMethod { allow } => {
             return Err(ApiError::MethodNotAllowed {
@@ -234,17 +365,77 @@ async fn dispatch(
                 trace,
             )
         }
-        Operation::Health => Ok(health(app)),
+        Operation::Health => Ok(health(app).await),
+        Operation::SubmitFeedback => {
+            let input = parse_json(request)?;
+            let response = intents::feedback::submit(feedback_store(app)?, input).await?;
+            let status = if response.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(plain_envelope(status, response, request_id, started))
+        }
+        Operation::GetFeedback => {
+            let id = params
+                .iter()
+                .find(|(k, _)| *k == "request_id")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default();
+            let response = intents::feedback::get(feedback_store(app)?, id).await?;
+            Ok(plain_envelope(
+                StatusCode::OK,
+                response,
+                request_id,
+                started,
+            ))
+        }
+        Operation::OpenApi => crate::openapi::document_response(),
+        Operation::DocsPage => crate::openapi::docs_page_response(),
     }
 }
 
-fn health(app: &App) -> Response<Body> {
-    let checks = vec![DependencyCheck {
+fn feedback_store(app: &App) -> Result<&dyn FeedbackStore, ApiError> {
+    app.feedback.as_deref().ok_or_else(|| {
+        ApiError::Unexpected(anyhow::anyhow!(
+            "feedback route reached a function without a feedback store"
+        ))
+    })
+}
+
+/// The envelope for routes that use no model: `meta.provider` and `meta.model` are `none`.
+fn plain_envelope<T: Serialize>(
+    status: StatusCode,
+    result: T,
+    request_id: &str,
+    started: Instant,
+) -> Response<Body> {
+    let envelope = Envelope {
+        result,
+        meta: Meta {
+            request_id: request_id.to_owned(),
+            api_version: API_VERSION.to_owned(),
+            provider: "none".to_owned(),
+            model: "none".to_owned(),
+            usage: Usage::default(),
+            latency_ms: started.elapsed().as_millis() as u64,
+        },
+    };
+    json_response(status, &envelope)
+}
+
+async fn health(app: &App) -> Response<Body> {
+    let mut checks = vec![DependencyCheck {
         name: format!("provider:{}", app.provider.name()),
         status: Status::Ok,
         latency_ms: 0,
         detail: None,
     }];
+    // The request log is soft, so its loss degrades observability but not the API.
+    checks.push(dependency("request_log", Status::Degraded, app.request_log.check()).await);
+    if let Some(store) = &app.feedback {
+        checks.push(dependency("feedback_store", Status::Down, store.check()).await);
+    }
     let status = if checks.iter().any(|c| c.status == Status::Down) {
         Status::Down
     } else if checks.iter().any(|c| c.status == Status::Degraded) {
@@ -262,7 +453,37 @@ fn health(app: &App) -> Response<Body> {
     } else {
         StatusCode::OK
     };
-    json_response(code, &body)
+    let mut response = json_response(code, &body);
+    if status == Status::Down {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    response
+}
+
+/// Runs one dependency check with a one-second budget; `on_failure` says how much it matters.
+async fn dependency(
+    name: &str,
+    on_failure: Status,
+    check: impl std::future::Future<Output = Result<(), crate::store::StoreError>>,
+) -> DependencyCheck {
+    let started = Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(1), check).await;
+    let (status, detail) = match result {
+        Ok(Ok(())) => (Status::Ok, None),
+        Ok(Err(e)) => {
+            tracing::warn!(dependency = name, error = %e, "health check failed");
+            (on_failure, Some("not reachable".to_owned()))
+        }
+        Err(_) => (on_failure, Some("no answer within 1 s".to_owned())),
+    };
+    DependencyCheck {
+        name: name.to_owned(),
+        status,
+        latency_ms: started.elapsed().as_millis() as u64,
+        detail,
+    }
 }
 
 fn respond<T: Serialize>(
@@ -335,18 +556,30 @@ where
             "the request body is empty; send a JSON object".into(),
         ));
     }
+    // Syntax first: a body that is not JSON at all is a 400 even when a typed parse would have
+    // stopped earlier at an unknown field.
+    serde_json::from_slice::<serde::de::IgnoredAny>(body)
+        .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = match serde_path_to_error::deserialize(&mut de) {
         Ok(v) => v,
         Err(err) => {
-            let pointer = to_pointer(err.path());
+            let mut pointer = to_pointer(err.path());
             let inner = err.into_inner();
+            let message = strip_position(&inner.to_string());
+            let mut code = "type";
+            // serde reports a missing field at the object that lacks it; point at the field.
+            if let Some(field) = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+            {
+                pointer = format!("{pointer}/{field}");
+                code = "required";
+            }
             return Err(match inner.classify() {
-                serde_json::error::Category::Data => ApiError::Validation(vec![FieldError::new(
-                    pointer,
-                    "type",
-                    strip_position(&inner.to_string()),
-                )]),
+                serde_json::error::Category::Data => {
+                    ApiError::Validation(vec![FieldError::new(pointer, code, message)])
+                }
                 _ => ApiError::MalformedJson(inner.to_string()),
             });
         }

@@ -15,15 +15,21 @@
 //!   provider returns against the contract, because provider output is untrusted.
 //! - [`provider`]: the `Provider` port and its implementations (`embedded` is the default).
 //! - [`engine`]: the classic IR/NLP engine (sentences, BM25, TextRank/MMR, typed extractors).
+//! - [`embed`]: the sentence-embedding port and all-MiniLM-L6-v2 running in-process on candle.
+//! - [`store`]: the request log and feedback stores (DynamoDB, and in-memory for tests).
 //! - [`observability`]: JSON logs and the one summary line per request.
 //! - [`config`]: typed configuration read once per cold start from the environment.
+//! - [`openapi`]: the OpenAPI document generated from the contract, and the docs page.
 
 pub mod config;
 pub mod contract;
+pub mod embed;
 pub mod engine;
 pub mod http;
 pub mod intents;
 pub mod observability;
+pub mod openapi;
 pub mod problem;
 pub mod provider;
 pub mod routes;
+pub mod store;

@@ -13,6 +13,10 @@ pub enum Operation {
     Recommend,
     Score,
     Health,
+    SubmitFeedback,
+    GetFeedback,
+    OpenApi,
+    DocsPage,
 }
 
 /// The Lambda functions, one per crate under `functions/`.
@@ -24,16 +28,20 @@ pub enum Function {
     Recommend,
     Score,
     Health,
+    Feedback,
+    Docs,
 }
 
 impl Function {
-    pub const ALL: [Function; 6] = [
+    pub const ALL: [Function; 8] = [
         Function::Summarize,
         Function::Classify,
         Function::Extract,
         Function::Recommend,
         Function::Score,
         Function::Health,
+        Function::Feedback,
+        Function::Docs,
     ];
 
     /// Crate and binary name under `functions/`.
@@ -45,6 +53,8 @@ impl Function {
             Function::Recommend => "recommend",
             Function::Score => "score",
             Function::Health => "health",
+            Function::Feedback => "feedback",
+            Function::Docs => "docs",
         }
     }
 
@@ -57,11 +67,26 @@ impl Function {
             Function::Recommend => "RecommendFunction",
             Function::Score => "ScoreFunction",
             Function::Health => "HealthFunction",
+            Function::Feedback => "FeedbackFunction",
+            Function::Docs => "DocsFunction",
         }
     }
 
     pub fn from_binary(name: &str) -> Option<Function> {
         Function::ALL.into_iter().find(|f| f.binary() == name)
+    }
+
+    /// Whether this function runs the embedding model (and so ships it and loads it at cold
+    /// start). The others stay small and start fast.
+    pub fn uses_model(self) -> bool {
+        matches!(
+            self,
+            Function::Summarize
+                | Function::Classify
+                | Function::Extract
+                | Function::Recommend
+                | Function::Score
+        )
     }
 
     /// Whether this function answers requests that match no route (API Gateway sends
@@ -123,6 +148,30 @@ pub const ROUTES: &[Route] = &[
         path: "/v1/health",
         operation: Operation::Health,
         function: Function::Health,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/feedback",
+        operation: Operation::SubmitFeedback,
+        function: Function::Feedback,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/feedback/{request_id}",
+        operation: Operation::GetFeedback,
+        function: Function::Feedback,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/openapi.json",
+        operation: Operation::OpenApi,
+        function: Function::Docs,
+    },
+    Route {
+        method: "GET",
+        path: "/docs",
+        operation: Operation::DocsPage,
+        function: Function::Docs,
     },
 ];
 

@@ -9,7 +9,7 @@ use shared::routes::Function;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::observability::init();
-    let app = App::from_env(Function::Recommend).map_err(|e| {
+    let app = App::from_env(Function::Recommend).await.map_err(|e| {
         tracing::error!(error = format!("{e:#}"), "cold start failed");
         e
     })?;

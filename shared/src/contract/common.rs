@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use validator::ValidationError;
 
 use super::limits::ID_PATTERN;
@@ -18,7 +19,7 @@ pub struct Envelope<T> {
 }
 
 /// Facts about how a response was produced; present on every success body.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Meta {
     /// Same id as the `x-request-id` response header and the request log item.
@@ -36,7 +37,7 @@ pub struct Meta {
 
 /// Work done for one request. Tokens are model tokens for model providers and word tokens for
 /// the classic engine, so they are comparable within one provider only.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Usage {
     pub input_tokens: u64,
@@ -55,7 +56,7 @@ impl Usage {
 
 /// A half-open range `[start, end)` of the request text in Unicode code points (what Python's
 /// `str` and most JSON tooling index by), so `text[start:end]` gives the matched text.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Span {
     pub start: u64,
@@ -75,7 +76,7 @@ impl Span {
 }
 
 /// One validation failure, addressed by an RFC 6901 JSON pointer into the request body.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldError {
     /// JSON pointer to the offending value, e.g. `/labels/3/name`; empty for the whole body.

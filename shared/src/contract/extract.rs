@@ -4,13 +4,14 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
 use super::common::{FieldError, Semantic, Span, duplicates, not_blank};
 use super::limits::*;
 
 /// The closed set of field types.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldType {
     /// Free text, returned as written.
@@ -49,11 +50,16 @@ pub fn field_name(value: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, Validate, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, Validate, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
     /// Identifier of the field, unique within the request, e.g. `invoice_number`.
     #[validate(length(min = 1, max = MAX_FIELD_NAME_CHARS), custom(function = "field_name"))]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+    )]
     pub name: String,
     /// The type the value must have.
     #[serde(rename = "type")]
@@ -61,15 +67,21 @@ pub struct FieldSpec {
     /// Optional description: helps find the field ("the amount due including tax").
     #[serde(default)]
     #[validate(length(min = 1, max = MAX_DESCRIPTION_CHARS), custom(function = "not_blank"))]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub description: Option<String>,
     /// The allowed values; required for (and only for) `enum` fields; 1–100 distinct values of
     /// 1–100 characters.
     #[serde(default)]
     #[validate(length(min = 1, max = EXTRACT_MAX_ENUM_VALUES))]
+    #[schema(schema_with = crate::openapi::schemas::enum_values)]
     pub values: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, Validate, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, Validate, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtractRequest {
     /// The document, 1–50,000 characters.
@@ -77,9 +89,15 @@ pub struct ExtractRequest {
         length(min = 1, max = EXTRACT_MAX_TEXT_CHARS),
         custom(function = "not_blank")
     )]
+    #[schema(
+        min_length = 1,
+        max_length = 50000,
+        pattern = r"[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub text: String,
     /// 1–50 fields to extract.
     #[validate(length(min = 1, max = EXTRACT_MAX_FIELDS), nested)]
+    #[schema(min_items = 1, max_items = 50)]
     pub fields: Vec<FieldSpec>,
 }
 
@@ -129,11 +147,12 @@ impl Semantic for ExtractRequest {
 }
 
 /// An amount of money.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Money {
     pub amount: f64,
     /// ISO 4217 code when the document states or implies one.
+    #[schema(required = true)]
     pub currency: Option<String>,
 }
 
@@ -149,21 +168,24 @@ pub enum FieldValue {
     Text(String),
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtractedField {
     pub name: String,
     #[serde(rename = "type")]
     pub kind: FieldType,
     /// The value, typed as declared, or `null` when the document does not contain it.
+    #[schema(schema_with = crate::openapi::schemas::field_value, required = true)]
     pub value: Option<FieldValue>,
     /// Confidence in [0, 1]; 0 when `value` is null.
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub confidence: f32,
     /// Where the value was found, in code points; `null` when `value` is null.
+    #[schema(required = true)]
     pub span: Option<Span>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtractResponse {
     /// One entry per requested field, in request order.

@@ -1,8 +1,9 @@
 //! `GET /v1/health`: liveness plus the state of each dependency.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Ok,
@@ -10,7 +11,7 @@ pub enum Status {
     Down,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DependencyCheck {
     pub name: String,
@@ -18,10 +19,11 @@ pub struct DependencyCheck {
     /// How long the check took, in milliseconds.
     pub latency_ms: u64,
     /// Why the dependency is not ok; never contains secrets or SDK internals.
+    #[schema(required = true)]
     pub detail: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthResponse {
     /// `ok` when every dependency is ok, `degraded` when an optional one is not, `down` when a

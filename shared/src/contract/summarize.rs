@@ -1,6 +1,7 @@
 //! `POST /v1/summarize`: extractive summary of a document, optionally focused on a query.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use validator::Validate;
 
 use super::common::{FieldError, Semantic, Span, not_blank};
@@ -10,7 +11,7 @@ fn default_max_sentences() -> u8 {
     SUMMARIZE_DEFAULT_SENTENCES
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, Validate, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, Validate, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SummarizeRequest {
     /// The document, 1–100,000 characters.
@@ -18,15 +19,26 @@ pub struct SummarizeRequest {
         length(min = 1, max = SUMMARIZE_MAX_TEXT_CHARS),
         custom(function = "not_blank")
     )]
+    #[schema(
+        min_length = 1,
+        max_length = 100000,
+        pattern = r"[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub text: String,
     /// Most sentences in the summary, 1–20 (default 3). Fewer are returned when the document
     /// is shorter.
     #[serde(default = "default_max_sentences")]
     #[validate(range(min = 1, max = SUMMARIZE_MAX_SENTENCES))]
+    #[schema(minimum = 1, maximum = 20, default = 3)]
     pub max_sentences: u8,
     /// Optional query: sentences about it are preferred. 1–1,000 characters.
     #[serde(default)]
     #[validate(length(min = 1, max = MAX_QUERY_CHARS), custom(function = "not_blank"))]
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub focus: Option<String>,
 }
 
@@ -37,7 +49,7 @@ impl Semantic for SummarizeRequest {
 }
 
 /// A sentence chosen for the summary.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SummarySentence {
     /// The sentence exactly as it appears in the input.
@@ -47,10 +59,11 @@ pub struct SummarySentence {
     /// Where the sentence is in the input, in code points.
     pub span: Span,
     /// Salience in [0, 1] (relative to the other sentences of this document).
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub score: f32,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SummarizeResponse {
     /// The chosen sentences joined by a space, in document order.

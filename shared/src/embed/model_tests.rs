@@ -322,7 +322,7 @@ fn embedding_throughput() {
         .map(|i| {
             format!(
                 "Sentence number {i} talks about the {} and asks whether the team could \
-                 please look into the issue before the end of the week",
+                 please look into the issue this week",
                 topics[i % topics.len()]
             )
         })

@@ -10,6 +10,7 @@
 
 pub mod classify;
 pub mod extract;
+pub mod feedback;
 pub mod recommend;
 pub mod score;
 pub mod summarize;

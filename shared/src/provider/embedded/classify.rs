@@ -1,19 +1,43 @@
-//! Lexical zero-shot classification: how strongly the message uses the words of each label's
-//! name and description, weighted by how specific each word is among the labels.
-//!
-//! Without an embedding model this is the honest best a lexical engine can do: it abstains when
-//! the message shares no vocabulary with any label, rather than guessing.
+//! Zero-shot classification. Lexical path: how strongly the message uses the words of each
+//! label's name and description, weighted by how specific each word is among the labels; without
+//! an embedding model this is the honest best a lexical engine can do, and it abstains when the
+//! message shares no vocabulary with any label rather than guessing. Hybrid path: label
+//! embeddings with calibrated scores and the lexical evidence as a small bonus.
 
 use std::collections::HashSet;
 
+use super::Tuning;
+use super::vectors::Vectors;
+use crate::contract::Usage;
+use crate::embed::Embedder;
 use crate::engine::rank::{sigmoid, softmax};
 use crate::engine::text::Analyzer;
-use crate::provider::{ClassifyDraft, ClassifyTask};
+use crate::provider::{ClassifyDraft, ClassifyTask, ProviderError};
 
 /// Softmax temperature over evidence scores: one clear matching word gives about 0.8.
 const TEMPERATURE: f32 = 0.35;
 
 pub(super) fn classify(analyzer: &Analyzer, task: &ClassifyTask<'_>) -> ClassifyDraft {
+    let evidence = lexical_evidence(analyzer, task);
+    let n = task.labels.len() as f32;
+    let scores: Vec<f32> = if task.multi_label {
+        evidence.iter().map(|&e| sigmoid(4.0 * e - 2.0)).collect()
+    } else {
+        softmax(&evidence, TEMPERATURE)
+    };
+    // Uniform scores (no evidence) must fall below the default threshold, so the caller gets an
+    // abstention rather than an arbitrary first label.
+    let default_threshold = if task.multi_label {
+        0.5
+    } else {
+        (1.5 / n).clamp(0.2, 0.75)
+    };
+    draft(task, scores, default_threshold)
+}
+
+/// Lexical evidence per label: the label's words found in the message, each weighted by how
+/// specific it is among the labels, normalised by the label's length. 0 = no shared word.
+pub(super) fn lexical_evidence(analyzer: &Analyzer, task: &ClassifyTask<'_>) -> Vec<f32> {
     let text_terms: HashSet<String> = analyzer.terms(task.text).into_iter().collect();
     let label_terms: Vec<Vec<String>> = task
         .labels
@@ -37,7 +61,7 @@ pub(super) fn classify(analyzer: &Analyzer, task: &ClassifyTask<'_>) -> Classify
             .filter(|terms| terms.iter().any(|t| t == term))
             .count() as f32
     };
-    let evidence: Vec<f32> = label_terms
+    label_terms
         .iter()
         .map(|terms| {
             if terms.is_empty() {
@@ -50,20 +74,65 @@ pub(super) fn classify(analyzer: &Analyzer, task: &ClassifyTask<'_>) -> Classify
                 .sum();
             matched / (terms.len() as f32).sqrt()
         })
-        .collect();
+        .collect()
+}
 
+/// Zero-shot classification by label embeddings: the message and every label (humanised name
+/// plus description) are embedded in one batch; each label's logit is its cosine to the message
+/// plus a small lexical bonus.
+///
+/// Calibration. Single-label: a softmax at temperature `T` over the labels *and* an implicit
+/// "none of these" option whose logit is the cosine `null_similarity`; the scores are the labels'
+/// shares, so they sum to at most 1 and a message far from every label leaves most of the mass
+/// on "none" and abstains. Multi-label: each label independently,
+/// `sigmoid(slope * (logit - null_similarity))`. The default threshold is 0.5 in both modes: a
+/// label is chosen when it is more likely than everything else together (single) or than not
+/// (multi).
+pub(super) fn classify_hybrid(
+    analyzer: &Analyzer,
+    embedder: &dyn Embedder,
+    task: &ClassifyTask<'_>,
+    tuning: &Tuning,
+) -> Result<(ClassifyDraft, Usage), ProviderError> {
+    let label_texts: Vec<String> = task
+        .labels
+        .iter()
+        .map(|(name, description)| label_text(name, *description))
+        .collect();
+    let mut batch: Vec<&str> = Vec::with_capacity(label_texts.len() + 1);
+    batch.push(task.text);
+    batch.extend(label_texts.iter().map(String::as_str));
+    let vectors = Vectors::embed(embedder, &batch)?;
+    let lexical = lexical_evidence(analyzer, task);
+    let logits: Vec<f32> = (0..task.labels.len())
+        .map(|i| vectors.sim(0, i + 1) + tuning.classify_lexical_weight * lexical[i])
+        .collect();
+    Ok((calibrate(task, &logits, tuning), vectors.usage))
+}
+
+/// Turns label logits (cosine scale) into calibrated scores; see [`classify_hybrid`].
+pub(super) fn calibrate(task: &ClassifyTask<'_>, logits: &[f32], tuning: &Tuning) -> ClassifyDraft {
+    let null = tuning.classify_null_similarity;
     let scores: Vec<f32> = if task.multi_label {
-        evidence.iter().map(|&e| sigmoid(4.0 * e - 2.0)).collect()
+        let slope = tuning.classify_sigmoid_slope;
+        logits
+            .iter()
+            .map(|&z| sigmoid(slope * (z - null)))
+            .collect()
     } else {
-        softmax(&evidence, TEMPERATURE)
+        let mut with_null = logits.to_vec();
+        with_null.push(null);
+        let mut p = softmax(&with_null, tuning.classify_temperature);
+        p.pop();
+        p
     };
-    // Uniform scores (no evidence) must fall below the default threshold, so the caller gets an
-    // abstention rather than an arbitrary first label.
-    let default_threshold = if task.multi_label {
-        0.5
-    } else {
-        (1.5 / n).clamp(0.2, 0.75)
-    };
+    draft(task, scores, DEFAULT_THRESHOLD)
+}
+
+/// Threshold of the calibrated hybrid scores; see [`classify_hybrid`].
+const DEFAULT_THRESHOLD: f32 = 0.5;
+
+fn draft(task: &ClassifyTask<'_>, scores: Vec<f32>, default_threshold: f32) -> ClassifyDraft {
     ClassifyDraft {
         scores: task
             .labels
@@ -72,6 +141,16 @@ pub(super) fn classify(analyzer: &Analyzer, task: &ClassifyTask<'_>) -> Classify
             .map(|((name, _), s)| ((*name).to_owned(), s))
             .collect(),
         default_threshold,
+    }
+}
+
+/// What the model reads for a label: its name as words ("card arrival"), then its description.
+pub(super) fn label_text(name: &str, description: Option<&str>) -> String {
+    let words = split_identifier(name).replace('/', " ");
+    let words = words.split_whitespace().collect::<Vec<_>>().join(" ");
+    match description {
+        Some(d) => format!("{words}: {d}"),
+        None => words,
     }
 }
 

@@ -1,15 +1,38 @@
 //! The `embedded` provider: answers every intent inside the Lambda, with no network and no
-//! credentials, from the classic engine in [`crate::engine`].
+//! credentials, from the classic engine in [`crate::engine`] and, when the function ships the
+//! model, the sentence embeddings of [`crate::embed`].
 //!
 //! # Layout
 //! One module per intent ([`summarize`], [`classify`], [`extract`], [`recommend`], [`score`]),
-//! each a pure function from task to draft, so each can be tuned without touching the others.
+//! each holding a classic (lexical) path and a hybrid path that adds embeddings, as pure
+//! functions from task (plus vectors) to draft, so each can be tuned without touching the others.
+//! [`vectors`] embeds one request's texts in a single deduplicated batch; [`passages`] cuts long
+//! documents into windows the model can read whole.
+//!
+//! # Blocking work on the async path
+//! [`Embedder::embed`] is CPU-bound. It is called directly inside the async trait methods, not on
+//! `spawn_blocking`: each Lambda runs a current-thread runtime serving one request at a time, so
+//! there is nothing else the runtime thread could be doing meanwhile, and a hop to the blocking
+//! pool would only add a thread handoff (and a thread) per request.
+//!
+//! # Tuning
+//! The weights that combine lexical and embedding signals live in [`Tuning`]; its `Default` holds
+//! the values chosen by the quality report's tuning runs (`eval/`, see `EVALUATION.md` for what
+//! was tuned on which data). The report also builds providers with other values for ablations
+//! (embeddings only, lexical only).
 
 mod classify;
 mod extract;
+pub mod passages;
 mod recommend;
 mod score;
 mod summarize;
+mod vectors;
+
+#[cfg(test)]
+mod model_tests;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -18,13 +41,65 @@ use super::{
     RecommendDraft, RecommendTask, ScoreDraft, ScoreTask, SummarizeDraft, SummarizeTask,
 };
 use crate::contract::Usage;
+use crate::embed::Embedder;
 use crate::engine::text::Analyzer;
 
 /// Engine id reported in `meta.model` when no embedding model is loaded.
 pub const CLASSIC_MODEL_ID: &str = "classic-ir-v1";
 
+/// How [`score`](Provider::score) turns BM25 and cosine into one score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fusion {
+    /// Convex combination of the two signals min-max normalised over the request's documents:
+    /// robust to the very different scales of BM25 and cosine, but relative to the request.
+    MinMax,
+    /// Convex combination of absolute signals (saturated BM25 and clamped cosine): a score keeps
+    /// its meaning across requests, even with a single document.
+    Absolute,
+}
+
+/// Weights of the hybrid (lexical + embedding) engine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tuning {
+    /// score: weight of BM25 in the hybrid; 1 = BM25 alone, 0 = embeddings alone.
+    pub score_lexical_weight: f32,
+    /// score: how the two signals are normalised before they are combined.
+    pub score_fusion: Fusion,
+    /// classify: weight of the lexical evidence added to each label's cosine (0 = embeddings
+    /// alone).
+    pub classify_lexical_weight: f32,
+    /// classify: softmax temperature over label similarities (single-label mode).
+    pub classify_temperature: f32,
+    /// classify: similarity of the implicit "none of these labels" option; a message must be
+    /// closer than this to some label for the classifier to commit.
+    pub classify_null_similarity: f32,
+    /// classify: sigmoid slope (per unit of cosine) in multi-label mode, centred on
+    /// `classify_null_similarity`.
+    pub classify_sigmoid_slope: f32,
+}
+
+impl Default for Tuning {
+    /// Tuned values; see `EVALUATION.md` ("What was tuned on what").
+    fn default() -> Self {
+        Tuning {
+            // SciFact train qrels, reranking the top-100 BM25 candidates (eval --tune).
+            score_lexical_weight: 0.3,
+            score_fusion: Fusion::MinMax,
+            // The project's own labelled examples (eval/data/own_classify.json, eval --tune).
+            classify_lexical_weight: 0.05,
+            classify_temperature: 0.05,
+            classify_null_similarity: 0.25,
+            classify_sigmoid_slope: 15.0,
+        }
+    }
+}
+
 pub struct EmbeddedProvider {
     analyzer: Analyzer,
+    /// The sentence-embedding model, when the function ships it (`MODEL_DIR`).
+    embedder: Option<Arc<dyn Embedder>>,
+    model_id: String,
+    tuning: Tuning,
 }
 
 impl Default for EmbeddedProvider {
@@ -34,10 +109,39 @@ impl Default for EmbeddedProvider {
 }
 
 impl EmbeddedProvider {
+    /// The classic engine alone.
     pub fn new() -> Self {
         EmbeddedProvider {
             analyzer: Analyzer::english(),
+            embedder: None,
+            model_id: CLASSIC_MODEL_ID.to_owned(),
+            tuning: Tuning::default(),
         }
+    }
+
+    /// The classic engine combined with a sentence-embedding model.
+    pub fn with_embedder(embedder: Arc<dyn Embedder>) -> Self {
+        EmbeddedProvider {
+            analyzer: Analyzer::english(),
+            model_id: format!("{}+{CLASSIC_MODEL_ID}", embedder.model_id()),
+            embedder: Some(embedder),
+            tuning: Tuning::default(),
+        }
+    }
+
+    /// The same provider with other hybrid weights (ablations and tuning runs of the quality
+    /// report); weights are clamped to their meaningful ranges when used.
+    pub fn with_tuning(mut self, tuning: Tuning) -> Self {
+        self.tuning = tuning;
+        self
+    }
+
+    pub fn tuning(&self) -> Tuning {
+        self.tuning
+    }
+
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.embedder.as_ref()
     }
 }
 
@@ -60,65 +164,112 @@ impl Provider for EmbeddedProvider {
     }
 
     fn model(&self) -> &str {
-        CLASSIC_MODEL_ID
+        &self.model_id
     }
 
     async fn summarize(
         &self,
         task: SummarizeTask<'_>,
     ) -> Result<Draft<SummarizeDraft>, ProviderError> {
-        let usage = word_usage(task.sentences.iter().copied().chain(task.focus));
-        Ok(Draft {
-            value: summarize::summarize(&self.analyzer, &task),
-            usage,
-        })
+        let Some(embedder) = &self.embedder else {
+            let usage = word_usage(task.sentences.iter().copied().chain(task.focus));
+            return Ok(Draft {
+                value: summarize::summarize(&self.analyzer, &task),
+                usage,
+            });
+        };
+        let (value, usage) = summarize::summarize_hybrid(embedder.as_ref(), &self.analyzer, &task)?;
+        Ok(Draft { value, usage })
     }
 
     async fn classify(
         &self,
         task: ClassifyTask<'_>,
     ) -> Result<Draft<ClassifyDraft>, ProviderError> {
-        let usage = word_usage(std::iter::once(task.text));
-        Ok(Draft {
-            value: classify::classify(&self.analyzer, &task),
-            usage,
-        })
+        let Some(embedder) = &self.embedder else {
+            let usage = word_usage(std::iter::once(task.text));
+            return Ok(Draft {
+                value: classify::classify(&self.analyzer, &task),
+                usage,
+            });
+        };
+        let (value, usage) =
+            classify::classify_hybrid(&self.analyzer, embedder.as_ref(), &task, &self.tuning)?;
+        Ok(Draft { value, usage })
     }
 
     async fn extract(&self, task: ExtractTask<'_>) -> Result<Draft<ExtractDraft>, ProviderError> {
-        let usage = word_usage(std::iter::once(task.text));
-        Ok(Draft {
-            value: extract::extract(&task),
-            usage,
-        })
+        let Some(embedder) = &self.embedder else {
+            let usage = word_usage(std::iter::once(task.text));
+            return Ok(Draft {
+                value: extract::extract(&task),
+                usage,
+            });
+        };
+        let (value, usage) = extract::extract_hybrid(embedder.as_ref(), &task)?;
+        Ok(Draft { value, usage })
     }
 
     async fn recommend(
         &self,
         task: RecommendTask<'_>,
     ) -> Result<Draft<RecommendDraft>, ProviderError> {
-        let usage = word_usage(
-            task.items
-                .iter()
-                .map(|i| i.1.as_str())
-                .chain(task.profile_text),
-        );
-        Ok(Draft {
-            value: recommend::recommend(&self.analyzer, &task),
-            usage,
-        })
+        let Some(embedder) = &self.embedder else {
+            let usage = word_usage(
+                task.items
+                    .iter()
+                    .map(|i| i.1.as_str())
+                    .chain(task.profile_text),
+            );
+            return Ok(Draft {
+                value: recommend::recommend(&self.analyzer, &task),
+                usage,
+            });
+        };
+        let (value, usage) = recommend::recommend_hybrid(&self.analyzer, embedder.as_ref(), &task)?;
+        Ok(Draft { value, usage })
     }
 
     async fn score(&self, task: ScoreTask<'_>) -> Result<Draft<ScoreDraft>, ProviderError> {
-        let usage = word_usage(
-            task.documents
-                .iter()
-                .map(|d| d.1)
-                .chain(std::iter::once(task.query)),
-        );
-        Ok(Draft {
-            value: score::score(&self.analyzer, &task),
-            usage,
-        })
+        let Some(embedder) = &self.embedder else {
+            let usage = word_usage(
+                task.documents
+                    .iter()
+                    .map(|d| d.1)
+                    .chain(std::iter::once(task.query)),
+            );
+            return Ok(Draft {
+                value: score::score(&self.analyzer, &task),
+                usage,
+            });
+        };
+        let (value, usage) =
+            score::score_hybrid(&self.analyzer, embedder.as_ref(), &task, &self.tuning)?;
+        Ok(Draft { value, usage })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::HashingEmbedder;
+
+    #[test]
+    fn model_id_names_both_engines() {
+        assert_eq!(EmbeddedProvider::new().model(), CLASSIC_MODEL_ID);
+        let hybrid = EmbeddedProvider::with_embedder(Arc::new(HashingEmbedder::default()));
+        assert_eq!(hybrid.model(), "hashing-test+classic-ir-v1");
+        assert!(hybrid.embedder().is_some());
+        assert!(EmbeddedProvider::new().embedder().is_none());
+    }
+
+    #[test]
+    fn tuning_can_be_replaced_for_ablations() {
+        let t = Tuning {
+            score_lexical_weight: 0.0,
+            ..Tuning::default()
+        };
+        let p = EmbeddedProvider::new().with_tuning(t);
+        assert_eq!(p.tuning(), t);
     }
 }

@@ -1,0 +1,60 @@
+//! Embedding throughput of `shared::embed::MiniLm` on the texts in a JSON file (a list of
+//! strings): model load time, then `--repeat` timed passes over all texts in batches of
+//! `--batch`; prints JSON with texts/s, tokens/s and the vectors of one pass (for the cosine
+//! agreement check against sentence-transformers and onnxruntime in `python/embed_bench.py`).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use shared::embed::{Embedder, MiniLm};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut model_dir = PathBuf::new();
+    let mut texts_path = PathBuf::new();
+    let (mut batch, mut repeat) = (32usize, 3usize);
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--model-dir" => model_dir = PathBuf::from(value),
+            "--texts" => texts_path = PathBuf::from(value),
+            "--batch" => batch = value.parse()?,
+            "--repeat" => repeat = value.parse()?,
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    let texts: Vec<String> = serde_json::from_slice(&std::fs::read(&texts_path)?)?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let loaded = Instant::now();
+    let model = MiniLm::load(&model_dir)?;
+    let load_ms = loaded.elapsed().as_secs_f64() * 1e3;
+    let tokens: usize = refs.iter().map(|t| model.token_count(t)).sum();
+    // One untimed pass: allocator and kernel warm-up, as a warm Lambda would be.
+    let mut vectors = Vec::with_capacity(refs.len());
+    for chunk in refs.chunks(batch) {
+        vectors.extend(model.embed(chunk)?);
+    }
+    let mut seconds = Vec::new();
+    for _ in 0..repeat {
+        let t = Instant::now();
+        for chunk in refs.chunks(batch) {
+            std::hint::black_box(model.embed(chunk)?);
+        }
+        seconds.push(t.elapsed().as_secs_f64());
+    }
+    seconds.sort_by(f64::total_cmp);
+    let median = seconds[seconds.len() / 2];
+    let out = serde_json::json!({
+        "engine": "project MiniLm (candle, Rust)",
+        "load_ms": load_ms,
+        "texts": refs.len(),
+        "tokens": tokens,
+        "batch": batch,
+        "pass_seconds": seconds,
+        "texts_per_s": refs.len() as f64 / median,
+        "tokens_per_s": tokens as f64 / median,
+        "vectors": vectors,
+    });
+    println!("{out}");
+    Ok(())
+}

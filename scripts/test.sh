@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The test command: installs what it needs (idempotent), then runs every check that gates a
+# change: formatting, lints, unit tests, handler tests over events/, integration tests against
+# DynamoDB Local and the real binaries, template lint, contract fuzzing and the docs page check.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export SAM_CLI_TELEMETRY=0
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+stage() { echo; echo "==> $*"; }
+
+stage "setup (Python tools, DynamoDB Local, model files)"
+scripts/setup.sh
+
+stage "cargo fmt --check"
+cargo fmt --all -- --check
+
+stage "cargo clippy (warnings are errors)"
+cargo clippy -q --workspace --all-targets -- -D warnings
+
+stage "build the function binaries"
+cargo build -q --workspace --bins
+
+stage "cargo test (unit, handler, integration)"
+cargo test -q --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
+grep -Eq "test result: ok\. [1-9]" target/test-output.txt || { echo "no test ran"; exit 1; }
+
+stage "template: cfn-lint and sam validate --lint"
+.tools/venv/bin/cfn-lint template.yaml
+.tools/venv/bin/sam validate --lint --region us-east-1 --template template.yaml
+
+for extra in scripts/contract-fuzz.sh scripts/browser-check.sh bench/smoke.sh; do
+  if [ -x "$extra" ]; then
+    stage "$extra"
+    "$extra"
+  fi
+done
+
+echo
+echo "all checks passed"

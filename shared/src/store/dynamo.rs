@@ -1,0 +1,336 @@
+//! DynamoDB stores. Clients are built once per cold start; the endpoint comes from the standard
+//! `AWS_ENDPOINT_URL_DYNAMODB` (DynamoDB Local in local runs and tests), credentials and region
+//! from the standard chain.
+//!
+//! Timeouts and retries are explicit and add up to well below API Gateway's 29 s: feedback
+//! writes get 4 attempts of at most 1.5 s within 6 s in all; request log writes get 2 short
+//! attempts, and the caller bounds them further with its own time budget.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+
+use super::{FeedbackStore, LogItem, PutOutcome, RequestLog, StoreError, StoredFeedback};
+use crate::contract::feedback::{Feedback, Rating};
+
+/// The two clients every function needs, configured for their write contracts.
+#[derive(Clone)]
+pub struct Clients {
+    /// Hard writes and reads (feedback).
+    pub durable: Client,
+    /// Soft writes (request log): fail fast rather than hold the user's response.
+    pub fast: Client,
+}
+
+impl Clients {
+    pub async fn from_env() -> Clients {
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let durable = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(4)
+                    .with_initial_backoff(Duration::from_millis(25))
+                    .with_max_backoff(Duration::from_millis(800)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_millis(500))
+                    .operation_attempt_timeout(Duration::from_millis(1500))
+                    .operation_timeout(Duration::from_secs(6))
+                    .build(),
+            )
+            .build();
+        let fast = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(2)
+                    .with_initial_backoff(Duration::from_millis(10)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_millis(200))
+                    .operation_attempt_timeout(Duration::from_millis(200))
+                    .operation_timeout(Duration::from_millis(450))
+                    .build(),
+            )
+            .build();
+        Clients {
+            durable: Client::from_conf(durable),
+            fast: Client::from_conf(fast),
+        }
+    }
+}
+
+/// Maps an SDK failure to the store's two outcomes: retry later, or a bug.
+fn classify<E>(err: SdkError<E, HttpResponse>, what: &str) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(format!("{what}: {}", aws_display(&err)))
+        }
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("Unknown");
+            let retryable = matches!(
+                code,
+                "ProvisionedThroughputExceededException"
+                    | "RequestLimitExceeded"
+                    | "ThrottlingException"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+                    | "TransactionConflictException"
+            ) || service.raw().status().is_server_error();
+            if retryable {
+                StoreError::Unavailable(format!("{what}: {code}"))
+            } else {
+                StoreError::Unexpected(anyhow::anyhow!("{what}: {code}: {}", aws_display(&err)))
+            }
+        }
+        _ => StoreError::Unexpected(anyhow::anyhow!("{what}: {}", aws_display(&err))),
+    }
+}
+
+fn aws_display<E: std::error::Error + 'static, R: std::fmt::Debug>(err: &SdkError<E, R>) -> String {
+    // The SDK's Display is terse ("service error"); the source chain has the useful part.
+    let mut out = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub struct DynamoRequestLog {
+    client: Client,
+    table: String,
+}
+
+impl DynamoRequestLog {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoRequestLog {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+/// The request log item's attributes. User text appears only as `input`, and only when the
+/// deployment opted in.
+pub fn log_attributes(item: &LogItem) -> HashMap<String, AttributeValue> {
+    let r = &item.record;
+    let mut m = HashMap::from([
+        ("request_id".to_owned(), s(&r.request_id)),
+        ("route".to_owned(), s(&r.route)),
+        ("method".to_owned(), s(&r.method)),
+        ("status".to_owned(), n(r.status)),
+        ("latency_ms".to_owned(), n(r.latency_ms)),
+        ("input_tokens".to_owned(), n(r.usage.input_tokens)),
+        ("output_tokens".to_owned(), n(r.usage.output_tokens)),
+        ("embedded_texts".to_owned(), n(r.usage.embedded_texts)),
+        ("input_bytes".to_owned(), n(r.input_bytes)),
+        ("input_sha256".to_owned(), s(&r.input_sha256)),
+        ("created_at".to_owned(), s(&item.created_at)),
+        ("expires_at".to_owned(), n(item.expires_at)),
+    ]);
+    let optional = [
+        ("provider", &r.provider),
+        ("model", &r.model),
+        ("client_id", &r.client_id),
+        ("error_code", &r.error_code),
+        ("input", &item.input),
+    ];
+    for (k, v) in optional {
+        if let Some(v) = v {
+            m.insert(k.to_owned(), s(v));
+        }
+    }
+    m
+}
+
+#[async_trait]
+impl RequestLog for DynamoRequestLog {
+    async fn append(&self, item: &LogItem) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(log_attributes(item)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, "writing the request log"))
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        describe(&self.client, &self.table).await
+    }
+}
+
+async fn describe(client: &Client, table: &str) -> Result<(), StoreError> {
+    client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify(e, "describing the table"))
+}
+
+pub struct DynamoFeedbackStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoFeedbackStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoFeedbackStore {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn feedback_attributes(f: &StoredFeedback) -> anyhow::Result<HashMap<String, AttributeValue>> {
+    let fb = &f.feedback;
+    let mut m = HashMap::from([
+        ("request_id".to_owned(), s(&fb.request_id)),
+        (
+            "rating".to_owned(),
+            s(match fb.rating {
+                Rating::Positive => "positive",
+                Rating::Negative => "negative",
+            }),
+        ),
+        ("created_at".to_owned(), s(&fb.created_at)),
+        ("payload_sha256".to_owned(), s(&f.payload_sha256)),
+    ]);
+    if let Some(c) = &fb.comment {
+        m.insert("comment".to_owned(), s(c));
+    }
+    if let Some(v) = &fb.corrected_output {
+        // Stored as JSON text: the value is caller-shaped, and DynamoDB's map type would lose
+        // the distinction between integers and floats.
+        m.insert(
+            "corrected_output".to_owned(),
+            s(serde_json::to_string(v).context("serialising corrected_output")?),
+        );
+    }
+    Ok(m)
+}
+
+fn feedback_from(item: &HashMap<String, AttributeValue>) -> anyhow::Result<StoredFeedback> {
+    let text = |k: &str| -> anyhow::Result<Option<String>> {
+        match item.get(k) {
+            None => Ok(None),
+            Some(AttributeValue::S(v)) => Ok(Some(v.clone())),
+            Some(_) => anyhow::bail!("attribute {k} is not a string"),
+        }
+    };
+    let required =
+        |k: &str| -> anyhow::Result<String> { text(k)?.with_context(|| format!("missing {k}")) };
+    let rating = match required("rating")?.as_str() {
+        "positive" => Rating::Positive,
+        "negative" => Rating::Negative,
+        other => anyhow::bail!("unknown rating {other}"),
+    };
+    let corrected_output = text("corrected_output")?
+        .map(|t| serde_json::from_str(&t))
+        .transpose()
+        .context("corrected_output is not JSON")?;
+    Ok(StoredFeedback {
+        feedback: Feedback {
+            request_id: required("request_id")?,
+            rating,
+            comment: text("comment")?,
+            corrected_output,
+            created_at: required("created_at")?,
+        },
+        payload_sha256: required("payload_sha256")?,
+    })
+}
+
+#[async_trait]
+impl FeedbackStore for DynamoFeedbackStore {
+    async fn put_feedback(&self, feedback: &StoredFeedback) -> Result<PutOutcome, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(feedback_attributes(feedback)?))
+            // The write happens at most once per request id; a retry whose first attempt did
+            // commit (its response was lost) lands here and is recognised by the payload hash.
+            .condition_expression("attribute_not_exists(request_id)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(PutOutcome::Created),
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    PutItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                let existing = match service.err() {
+                    PutItemError::ConditionalCheckFailedException(e) => e.item().cloned(),
+                    _ => None,
+                };
+                let existing = match existing {
+                    Some(item) => feedback_from(&item)?,
+                    // DynamoDB Local and old API versions may omit ALL_OLD: read it back.
+                    None => self
+                        .get_feedback(&feedback.feedback.request_id)
+                        .await?
+                        .context("conditional check failed but the item is missing")?,
+                };
+                if existing.payload_sha256 == feedback.payload_sha256 {
+                    Ok(PutOutcome::AlreadyStored(existing))
+                } else {
+                    Ok(PutOutcome::Conflict(existing))
+                }
+            }
+            Err(e) => Err(classify(e, "storing feedback")),
+        }
+    }
+
+    async fn get_feedback(&self, request_id: &str) -> Result<Option<StoredFeedback>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("request_id", s(request_id))
+            // Read-your-writes: a GET right after the POST must see it.
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify(e, "reading feedback"))?;
+        out.item()
+            .map(feedback_from)
+            .transpose()
+            .map_err(StoreError::from)
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        describe(&self.client, &self.table).await
+    }
+}

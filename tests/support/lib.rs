@@ -1,0 +1,37 @@
+//! Helpers shared by the test binaries.
+//!
+//! # Layout
+//! - this file: locating the workspace and its fixtures.
+//! - [`dynamodb`]: DynamoDB Local started per test binary, with the template's tables.
+//! - [`api`]: the local API (real function binaries behind the Runtime API emulator) as a child
+//!   process, and a small HTTP client for it.
+//! - [`event`]: API Gateway REST event builders for inputs no fixture holds.
+//! - [`fault_proxy`]: an HTTP proxy in front of DynamoDB Local that injects throttling, 500s,
+//!   delays and lost responses.
+
+pub mod api;
+pub mod dynamodb;
+pub mod fault_proxy;
+
+/// API Gateway event builders, shared with the handler suite (which owns the file).
+#[path = "../handlers/event.rs"]
+pub mod event;
+pub use event::rest_event;
+
+use std::path::PathBuf;
+
+/// The workspace root (the folder holding `template.yaml` and `events/`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// A free loopback port (bound then released; good enough for tests on one machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
