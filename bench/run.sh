@@ -7,7 +7,8 @@
 #
 # Knobs (environment): BENCH_COLD (cold starts per contender, default 15), BENCH_WARM (warm
 # invocations, default 1000), BENCH_WRK_SECONDS (default 10), BENCH_SKIP_ARM64=1 (no cross
-# build, no size section), BENCH_SKIP_EMBED=1, BENCH_SKIP_DDB=1, BENCH_SKIP_HTTP=1,
+# build, no size section), BENCH_ARM64_FUNCTIONS=a,b (cross-build only these), BENCH_SKIP_BUILD=1 (measure the binaries already built),
+# BENCH_SKIP_EMBED=1, BENCH_SKIP_DDB=1, BENCH_SKIP_HTTP=1,
 # BENCH_MODEL_FUNCTIONS (comma list of functions that load the model; guessed from the code).
 #
 # Everything it starts (DynamoDB Local, function processes, wrk) listens on or targets 127.0.0.1
@@ -53,11 +54,15 @@ for d in "$ROOT"/functions/*/; do functions+=("$(basename "$d")"); done
 pkg_flags=()
 for f in "${functions[@]}"; do pkg_flags+=(-p "$f"); done
 
-say "release build of the functions (${functions[*]})"
-(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet "${pkg_flags[@]}")
-say "release build of the hello floor and the harness"
-(cd "$BENCH" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet -p hello)
-(cd "$BENCH" && CARGO_TARGET_DIR="$TARGET" cargo build --profile tool --quiet -p bench-harness)
+if [[ -z "${BENCH_SKIP_BUILD:-}" ]]; then
+  say "release build of the functions (${functions[*]})"
+  (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet "${pkg_flags[@]}")
+  say "release build of the hello floor and the harness"
+  (cd "$BENCH" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet -p hello)
+  (cd "$BENCH" && CARGO_TARGET_DIR="$TARGET" cargo build --profile tool --quiet -p bench-harness)
+else
+  NOTES+=("BENCH_SKIP_BUILD was set: the binaries already in $TARGET were measured (built $(date -u -r "$TARGET/release/health" +%Y-%m-%dT%H:%MZ 2>/dev/null || echo '?')).")
+fi
 HARNESS="$TARGET/tool/bench-harness"
 
 # Which functions load the embedding model (lazy loading should keep it out of the others).
@@ -65,7 +70,7 @@ if [[ -z "${BENCH_MODEL_FUNCTIONS+x}" ]]; then
   BENCH_MODEL_FUNCTIONS=""
   if grep -qs 'pub mod embed' "$ROOT/shared/src/lib.rs"; then
     BENCH_MODEL_FUNCTIONS="$(grep -ls 'embed' "$ROOT"/shared/src/intents/*.rs 2>/dev/null \
-      | xargs -r -n1 basename | sed 's/\.rs$//' | grep -vx mod | paste -sd, -)"
+      | xargs -r -n1 basename | sed 's/\.rs$//' | { grep -vx mod || true; } | paste -sd, - || true)"
   fi
 fi
 model_args=()
@@ -76,8 +81,13 @@ if [[ -z "${BENCH_SKIP_ARM64:-}" ]]; then
   if PATH="$TOOLS/venv/bin:$PATH" command -v cargo-lambda >/dev/null; then
     say "arm64 build (cargo lambda build --release --arm64)"
     LAMBDA_DIR="$TARGET/lambda-arm64"
+    arm_flags=("${pkg_flags[@]}")
+    if [[ -n "${BENCH_ARM64_FUNCTIONS:-}" ]]; then
+      arm_flags=(); for f in ${BENCH_ARM64_FUNCTIONS//,/ }; do arm_flags+=(-p "$f"); done
+      NOTES+=("Only ${BENCH_ARM64_FUNCTIONS} were cross-built for arm64 in this run (BENCH_ARM64_FUNCTIONS).")
+    fi
     (cd "$ROOT" && PATH="$TOOLS/venv/bin:$PATH" CARGO_TARGET_DIR="$TARGET" \
-      cargo lambda build --release --arm64 --quiet --lambda-dir "$LAMBDA_DIR" "${pkg_flags[@]}")
+      cargo lambda build --release --arm64 --quiet --lambda-dir "$LAMBDA_DIR" "${arm_flags[@]}")
     (cd "$BENCH" && PATH="$TOOLS/venv/bin:$PATH" CARGO_TARGET_DIR="$TARGET" \
       cargo lambda build --release --arm64 --quiet --lambda-dir "$LAMBDA_DIR" -p hello)
     "$PY" - "$LAMBDA_DIR" "$RESULTS/sizes.json" "$PY" "$BENCH/python/package_size.py" <<'EOF'
@@ -107,6 +117,9 @@ if [[ -z "${BENCH_SKIP_EMBED:-}" ]]; then
     SKIPPED[embed_rust]="not available: shared::embed is not part of the shared crate yet"
   elif [[ ! -f "$MODEL_DIR/model.safetensors" ]]; then
     SKIPPED[embed_rust]="not available: no model files in $MODEL_DIR (scripts/setup.sh fetches them)"
+  elif [[ -n "${BENCH_SKIP_BUILD:-}" ]]; then
+    if [[ -x "$TARGET/release/bench-embed" ]]; then EMBED_BIN="$TARGET/release/bench-embed"
+    else SKIPPED[embed_rust]="not measured in this run: bench/embed was not built (BENCH_SKIP_BUILD set)"; fi
   else
     say "release build of the embedding bench (shared::embed::MiniLm)"
     if (cd "$BENCH/embed" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet) 2> "$RESULTS/embed-build.log"; then
@@ -131,7 +144,7 @@ if [[ -n "$ddb_dir" ]] && command -v java >/dev/null; then
   (cd "$ddb_dir" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
      -inMemory -sharedDb -disableTelemetry -port "$port" > "$RESULTS/dynamodb-local.log" 2>&1) &
   DDB_PID=$!
-  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port" AWS_REGION=us-east-1 \
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
     AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
   "$PY" "$BENCH/python/ddb_setup.py" bench-request-log bench-feedback >&2
   ddb_args=(--ddb-endpoint "$AWS_ENDPOINT_URL_DYNAMODB")
@@ -176,8 +189,7 @@ load_end="$(cut -d' ' -f1 /proc/loadavg)"
 # --- Report -------------------------------------------------------------------------------------
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 mem="$(free -g | awk '/Mem:/ {print $2}')"
-command="bench/run.sh"
-[[ -n "${BENCH_QUICK:-}" ]] && command="BENCH_QUICK=1 bench/run.sh"
+command="$(env | grep -E '^BENCH_[A-Z0-9_]*=' | sort | tr '\n' ' ' || true)bench/run.sh"
 skipped_json="{}"
 for k in "${!SKIPPED[@]}"; do
   skipped_json="$("$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); d[sys.argv[2]]=sys.argv[3]; print(json.dumps(d))' "$skipped_json" "$k" "${SKIPPED[$k]}")"

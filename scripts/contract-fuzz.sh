@@ -9,7 +9,7 @@
 #
 # Usage: scripts/contract-fuzz.sh            (needs scripts/setup.sh to have run)
 # Knobs: CONTRACT_FUZZ_SEED (default 20261126), CONTRACT_FUZZ_EXAMPLES (per operation and phase,
-#        default 40), CONTRACT_FUZZ_WORKERS (default 2).
+#        default 100), CONTRACT_FUZZ_WORKERS (default 1).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,8 +17,10 @@ cd "$ROOT"
 OUT="$ROOT/target/contract-fuzz"
 SCHEMATHESIS="$ROOT/.tools/venv-fuzz/bin/schemathesis"
 SEED="${CONTRACT_FUZZ_SEED:-20261126}"
-EXAMPLES="${CONTRACT_FUZZ_EXAMPLES:-40}"
-WORKERS="${CONTRACT_FUZZ_WORKERS:-2}"
+EXAMPLES="${CONTRACT_FUZZ_EXAMPLES:-100}"
+# One worker: hypothesis on CPython 3.11 hits "AST constructor recursion depth mismatch" (a
+# thread-safety bug of the interpreter) with several; the run is short enough without them.
+WORKERS="${CONTRACT_FUZZ_WORKERS:-1}"
 
 [ -x "$SCHEMATHESIS" ] || { echo "contract-fuzz: $SCHEMATHESIS is missing; run scripts/setup.sh" >&2; exit 1; }
 rm -rf "$OUT"
@@ -45,6 +47,8 @@ start_api
 #   in AWS (`ApiKeyRequired` in template.yaml, checked against the document by tests/contract);
 #   the functions never see the key and the local API, like `cargo lambda watch`, does not
 #   emulate API keys. A dummy key is sent so that every request is what a real client sends.
+# - missing_required_header: the same check from the other side (it drops required headers and
+#   expects a 4xx); the only required request header in the document is that API key.
 status=0
 CONTRACT_FUZZ_COUNTS="$OUT/cases.json" \
 SCHEMATHESIS_HOOKS="contract_fuzz_hooks" \
@@ -53,7 +57,7 @@ PYTHONPATH="$ROOT/tests/contract" \
   run openapi.json \
   --url "$API_URL" \
   --checks all \
-  --exclude-checks ignored_auth \
+  --exclude-checks ignored_auth,missing_required_header \
   --header "x-api-key: local-contract-fuzz" \
   --seed "$SEED" \
   --max-examples "$EXAMPLES" \

@@ -87,4 +87,13 @@ PY
   touch "$MODEL_DIR/.verified"
 fi
 
+# The Lambda layer content for `sam build`: the verified files under model/ (-> /opt/model).
+LAYER_DIR="$TOOLS/layer/model/all-MiniLM-L6-v2"
+if [ ! -f "$LAYER_DIR/model.safetensors" ]; then
+  mkdir -p "$LAYER_DIR"
+  for f in model.safetensors tokenizer.json config.json; do
+    ln -f "$MODEL_DIR/$f" "$LAYER_DIR/$f" 2>/dev/null || cp "$MODEL_DIR/$f" "$LAYER_DIR/$f"
+  done
+fi
+
 say "ready"

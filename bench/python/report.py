@@ -264,7 +264,7 @@ def main():
             for ax, key, title in ((axes[0], "cold", "Cold start (process start → first response)"),
                                    (axes[1], "warm", "Warm invocation latency")):
                 data = [c[key] or [math.nan] for c in lam]
-                bp = ax.boxplot(data, vert=False, showfliers=False, patch_artist=True, whis=(10, 90))
+                bp = ax.boxplot(data, orientation="horizontal", showfliers=False, patch_artist=True, whis=(10, 90))
                 for patch, col in zip(bp["boxes"], colors):
                     patch.set_facecolor(col)
                     patch.set_alpha(0.7)

@@ -85,7 +85,6 @@ fn plain_labels(names: &[String]) -> Vec<Label> {
 /// reorder.
 struct FirstStage {
     bm25: Bm25,
-    ids: Vec<String>,
 }
 
 impl FirstStage {
@@ -93,7 +92,6 @@ impl FirstStage {
         let terms: Vec<Vec<String>> = sf.corpus.iter().map(|d| analyzer.terms(&d.1)).collect();
         FirstStage {
             bm25: Bm25::new(&terms),
-            ids: sf.corpus.iter().map(|d| d.0.clone()).collect(),
         }
     }
 
@@ -615,7 +613,7 @@ pub async fn report(
         ..tuned
     });
     let mut md = String::new();
-    let mut log = |s: String| {
+    let log = |s: String| {
         println!("{s}");
         s
     };

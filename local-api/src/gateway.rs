@@ -58,7 +58,7 @@ impl Gateway {
         let body = match Limited::new(body, MAX_PAYLOAD_BYTES).collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => {
-                return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long");
+                return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request too long");
             }
         };
         let full_path = parts.uri.path().to_owned();
@@ -239,15 +239,26 @@ fn translate(bytes: &[u8]) -> Response<Full<Bytes>> {
         .unwrap_or_else(|_| gateway_error(StatusCode::BAD_GATEWAY, "Internal server error"))
 }
 
-/// API Gateway's own error shape (`{"message": ...}`), for failures outside any function.
+/// Errors raised by the gateway itself (payload too large, timeout, a crashed function), in the
+/// problem+json shape that `template.yaml`'s `GatewayResponses` give them in AWS.
 fn gateway_error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(
-        json!({ "message": message }).to_string(),
-    )));
+    let request_id = fresh_uuid();
+    let body = json!({
+        "type": "urn:intent-api:problem:gateway",
+        "title": message,
+        "status": status.as_u16(),
+        "detail": message,
+        "instance": "",
+        "request_id": request_id,
+    });
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
     *r.status_mut() = status;
     r.headers_mut().insert(
         "content-type",
-        hyper::header::HeaderValue::from_static("application/json"),
+        hyper::header::HeaderValue::from_static("application/problem+json"),
     );
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&request_id) {
+        r.headers_mut().insert("x-request-id", v);
+    }
     r
 }

@@ -28,7 +28,7 @@ use utoipa::openapi::schema::Schema;
 
 use crate::contract::classify::{ClassifyRequest, ClassifyResponse};
 use crate::contract::extract::{ExtractRequest, ExtractResponse};
-use crate::contract::feedback::{FeedbackRequest, FeedbackResponse};
+use crate::contract::feedback::{FeedbackRequest, FeedbackResponse, GetFeedbackResponse};
 use crate::contract::health::HealthResponse;
 use crate::contract::limits::{ID_PATTERN, MAX_BODY_BYTES};
 use crate::contract::recommend::{RecommendRequest, RecommendResponse};
@@ -283,7 +283,7 @@ fn operation_doc(op: Operation) -> OperationDoc {
             success: vec![(
                 200,
                 "The stored feedback.",
-                envelope_ref("FeedbackResponse"),
+                envelope_ref("GetFeedbackResponse"),
             )],
             errors: &[403, 404, 405, 422, 429, 500, 503],
             api_key: true,
@@ -528,6 +528,7 @@ fn component_schemas() -> Map<String, Value> {
     add_schema::<ScoreResponse>(&mut derived);
     add_schema::<FeedbackRequest>(&mut derived);
     add_schema::<FeedbackResponse>(&mut derived);
+    add_schema::<GetFeedbackResponse>(&mut derived);
     add_schema::<HealthResponse>(&mut derived);
     add_schema::<Meta>(&mut derived);
     add_schema::<FieldError>(&mut derived);
@@ -548,6 +549,7 @@ fn component_schemas() -> Map<String, Value> {
         "RecommendResponse",
         "ScoreResponse",
         "FeedbackResponse",
+        "GetFeedbackResponse",
     ] {
         let Some(Value::Object(mut envelope)) = schemas.get(result).cloned() else {
             continue;

@@ -343,3 +343,74 @@ async fn feedback_survives_30_percent_faults_without_loss_or_duplicates() {
     );
     assert_eq!(acknowledged.len(), WRITES);
 }
+
+/// Runs a function binary outside any runtime and returns what it printed before exiting.
+fn cold_start_output(function: &str, env: &[(&str, &str)]) -> String {
+    let binary = workspace_root().join("target/debug").join(function);
+    assert!(
+        binary.is_file(),
+        "{} is missing; cargo build --workspace --bins",
+        binary.display()
+    );
+    let mut cmd = std::process::Command::new(binary);
+    cmd.env_clear()
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run the function binary");
+    assert!(
+        !out.status.success(),
+        "{function} must not start with this configuration"
+    );
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_missing_table_name_stops_the_cold_start_naming_the_variable() {
+    let out = cold_start_output("score", &[]);
+    assert!(out.contains("REQUEST_LOG_TABLE"), "{out}");
+    let out = cold_start_output("feedback", &[("REQUEST_LOG_TABLE", "RequestLogTable")]);
+    assert!(out.contains("FEEDBACK_TABLE"), "{out}");
+}
+
+#[test]
+fn a_missing_or_corrupt_model_stops_the_cold_start_with_a_fix() {
+    let out = cold_start_output(
+        "classify",
+        &[
+            ("REQUEST_LOG_TABLE", "t"),
+            ("MODEL_DIR", "/nonexistent/model"),
+        ],
+    );
+    assert!(out.contains("MODEL_DIR=/nonexistent/model"), "{out}");
+    assert!(
+        out.contains("scripts/setup.sh"),
+        "the message says how to fix it: {out}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("corrupt-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let real = workspace_root().join(".tools/model/all-MiniLM-L6-v2");
+    for f in ["tokenizer.json", "config.json"] {
+        std::fs::copy(real.join(f), dir.join(f)).expect("copy model file (run scripts/setup.sh)");
+    }
+    std::fs::write(dir.join("model.safetensors"), b"not a safetensors file").expect("write");
+    let out = cold_start_output(
+        "classify",
+        &[
+            ("REQUEST_LOG_TABLE", "t"),
+            ("MODEL_DIR", dir.to_str().expect("utf-8 path")),
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.contains("model.safetensors"), "{out}");
+}

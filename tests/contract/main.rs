@@ -82,15 +82,15 @@ fn line_diff(old: &str, new: &str) -> String {
     let changed: Vec<usize> = (0..ops.len()).filter(|&k| ops[k].0 != ' ').collect();
     let mut out = String::new();
     let mut last_shown: Option<usize> = None;
-    for k in 0..ops.len() {
+    for (k, (tag, line_no, line)) in ops.iter().enumerate() {
         let near = changed.iter().any(|&c| c.abs_diff(k) <= 2);
         if !near {
             continue;
         }
-        if last_shown.is_some_and(|l| l + 1 != k) || last_shown.is_none() {
-            out.push_str(&format!("@@ line {} @@\n", ops[k].1));
+        if last_shown.is_none_or(|l| l + 1 != k) {
+            out.push_str(&format!("@@ line {line_no} @@\n"));
         }
-        out.push_str(&format!("{}{}\n", ops[k].0, ops[k].2));
+        out.push_str(&format!("{tag}{line}\n"));
         last_shown = Some(k);
     }
     out
@@ -420,11 +420,8 @@ fn document_bounds_equal_the_validator_limits() {
         "default",
         RECOMMEND_DEFAULT_LIMIT as f64,
     );
-    // An f32 constant: compared at f32 precision (0.3 is not exact in either).
     assert_eq!(
-        schema(d, "RecommendRequest")["properties"]["diversity"]["default"]
-            .as_f64()
-            .map(|v| v as f32),
+        schema(d, "RecommendRequest")["properties"]["diversity"]["default"].as_f64(),
         Some(RECOMMEND_DEFAULT_DIVERSITY)
     );
     text("Profile", "text", RECOMMEND_MAX_ITEM_CHARS);

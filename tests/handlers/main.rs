@@ -597,7 +597,7 @@ fn summarize_expectations(res: &SummarizeResponse, expected: &Expectation, out: 
 fn classify_invariants(req: &ClassifyRequest, res: &ClassifyResponse, out: &mut Vec<String>) {
     in_unit_range("threshold", res.threshold, out);
     if let Some(t) = req.threshold
-        && (res.threshold - t).abs() > f32::EPSILON
+        && (f64::from(res.threshold) - t).abs() > 1e-6
     {
         out.push(format!(
             "threshold {} instead of the requested {t}",

@@ -186,6 +186,7 @@ fn read_payload(bench_dir: &Path, name: &str) -> anyhow::Result<Bytes> {
 fn base_env(a: &Args) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
         ("AWS_REGION", "us-east-1"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
         ("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true"),

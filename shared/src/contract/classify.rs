@@ -57,7 +57,7 @@ pub struct ClassifyRequest {
     #[serde(default)]
     #[validate(range(min = 0.0, max = 1.0))]
     #[schema(minimum = 0.0, maximum = 1.0)]
-    pub threshold: Option<f32>,
+    pub threshold: Option<f64>,
 }
 
 impl Semantic for ClassifyRequest {

@@ -159,6 +159,86 @@ pub fn duplicates<'a>(
     errors
 }
 
+/// Whole-number fields: JSON has a single number type, and JSON Schema (and most client
+/// libraries) treat `16.0` as the integer 16, so a request that says `"limit": 16.0` is valid and
+/// must not get a 422. Fractions, negatives and out-of-range values are still rejected.
+pub mod whole {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::Deserializer;
+    use serde::de::{Error, Unexpected, Visitor};
+
+    struct Whole<T>(PhantomData<T>);
+
+    impl<T: TryFrom<u64>> Visitor<'_> for Whole<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a whole number")
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<T, E> {
+            T::try_from(v)
+                .map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &"a smaller whole number"))
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<T, E> {
+            u64::try_from(v)
+                .map_err(|_| {
+                    E::invalid_value(Unexpected::Signed(v), &"a non-negative whole number")
+                })
+                .and_then(|v| self.visit_u64(v))
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<T, E> {
+            // 2^53: beyond it an f64 no longer holds every whole number exactly.
+            if v.is_finite() && v.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&v) {
+                self.visit_u64(v as u64)
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &"a whole number"))
+            }
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<T, D::Error> {
+        d.deserialize_any(Whole(PhantomData))
+    }
+
+    /// The same for optional fields (`null` or absent is `None`).
+    pub mod option {
+        use super::*;
+
+        struct OptionalWhole<T>(PhantomData<T>);
+
+        impl<'de, T: TryFrom<u64>> Visitor<'de> for OptionalWhole<T> {
+            type Value = Option<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number or null")
+            }
+
+            fn visit_none<E: Error>(self) -> Result<Option<T>, E> {
+                Ok(None)
+            }
+
+            fn visit_unit<E: Error>(self) -> Result<Option<T>, E> {
+                Ok(None)
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+                super::deserialize(d).map(Some)
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>, T: TryFrom<u64>>(
+            d: D,
+        ) -> Result<Option<T>, D::Error> {
+            d.deserialize_option(OptionalWhole(PhantomData))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +258,31 @@ mod tests {
         assert!(valid_id("has space").is_err());
         assert!(valid_id(&"a".repeat(129)).is_err());
         assert!(valid_id(&"a".repeat(128)).is_ok());
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Counts {
+        #[serde(deserialize_with = "whole::deserialize")]
+        small: u8,
+        #[serde(default, deserialize_with = "whole::option::deserialize")]
+        maybe: Option<u64>,
+    }
+
+    #[test]
+    fn whole_numbers_written_as_floats_are_accepted_and_fractions_are_not() {
+        let ok: Counts = serde_json::from_str(r#"{"small": 16.0, "maybe": 3.0}"#).expect("whole");
+        assert_eq!((ok.small, ok.maybe), (16, Some(3)));
+        let none: Counts = serde_json::from_str(r#"{"small": 1, "maybe": null}"#).expect("null");
+        assert_eq!(none.maybe, None);
+        for bad in [
+            r#"{"small": 1.5}"#,
+            r#"{"small": -1}"#,
+            r#"{"small": 256}"#,
+            r#"{"small": "3"}"#,
+            r#"{"small": 1, "maybe": 1e300}"#,
+        ] {
+            assert!(serde_json::from_str::<Counts>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

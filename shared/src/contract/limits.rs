@@ -42,7 +42,7 @@ pub const RECOMMEND_MAX_LIMIT: u64 = 50;
 /// Recommend: default number of results.
 pub const RECOMMEND_DEFAULT_LIMIT: u64 = 10;
 /// Recommend: default diversity (0 = pure relevance, 1 = maximal spread).
-pub const RECOMMEND_DEFAULT_DIVERSITY: f32 = 0.3;
+pub const RECOMMEND_DEFAULT_DIVERSITY: f64 = 0.3;
 
 /// Score: documents per request.
 pub const SCORE_MAX_DOCUMENTS: u64 = 100;

@@ -11,7 +11,7 @@ fn default_limit() -> u64 {
     RECOMMEND_DEFAULT_LIMIT
 }
 
-fn default_diversity() -> f32 {
+fn default_diversity() -> f64 {
     RECOMMEND_DEFAULT_DIVERSITY
 }
 
@@ -82,7 +82,10 @@ pub struct RecommendRequest {
     #[schema(schema_with = crate::openapi::schemas::exclude_ids)]
     pub exclude_ids: Vec<String>,
     /// Most items to return, 1–50 (default 10).
-    #[serde(default = "default_limit")]
+    #[serde(
+        default = "default_limit",
+        deserialize_with = "super::common::whole::deserialize"
+    )]
     #[validate(range(min = 1, max = RECOMMEND_MAX_LIMIT))]
     #[schema(minimum = 1, maximum = 50, default = 10)]
     pub limit: u64,
@@ -90,7 +93,7 @@ pub struct RecommendRequest {
     #[serde(default = "default_diversity")]
     #[validate(range(min = 0.0, max = 1.0))]
     #[schema(minimum = 0.0, maximum = 1.0, default = 0.3)]
-    pub diversity: f32,
+    pub diversity: f64,
 }
 
 impl Semantic for RecommendRequest {

@@ -47,7 +47,10 @@ pub struct ScoreRequest {
     #[schema(min_items = 1, max_items = 100)]
     pub documents: Vec<Document>,
     /// Return only the best `top_k` (1–100); all documents by default.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "super::common::whole::option::deserialize"
+    )]
     #[validate(range(min = 1, max = SCORE_MAX_DOCUMENTS))]
     #[schema(minimum = 1, maximum = 100)]
     pub top_k: Option<u64>,

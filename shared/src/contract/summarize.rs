@@ -27,7 +27,10 @@ pub struct SummarizeRequest {
     pub text: String,
     /// Most sentences in the summary, 1–20 (default 3). Fewer are returned when the document
     /// is shorter.
-    #[serde(default = "default_max_sentences")]
+    #[serde(
+        default = "default_max_sentences",
+        deserialize_with = "super::common::whole::deserialize"
+    )]
     #[validate(range(min = 1, max = SUMMARIZE_MAX_SENTENCES))]
     #[schema(minimum = 1, maximum = 20, default = 3)]
     pub max_sentences: u8,

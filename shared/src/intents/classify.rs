@@ -56,6 +56,7 @@ pub async fn classify(
 
     let threshold = request
         .threshold
+        .map(|t| t as f32)
         .unwrap_or(draft.value.default_threshold)
         .clamp(0.0, 1.0);
     let selected: Vec<String> = ranked

@@ -59,7 +59,7 @@ pub async fn recommend(
             items: &items,
             eligible: &eligible,
             limit,
-            diversity: request.diversity,
+            diversity: request.diversity as f32,
         })
         .await?;
 

@@ -182,4 +182,79 @@ mod tests {
         assert_eq!(split_identifier("card_arrival"), "card arrival");
         assert_eq!(split_identifier("cardArrival"), "card Arrival");
     }
+
+    use crate::embed::HashingEmbedder;
+
+    const LABELS: &[(&str, Option<&str>)] = &[
+        ("card_arrival", None),
+        ("exchange_rate", Some("currency conversion rates")),
+    ];
+
+    fn hybrid(text: &str, multi_label: bool) -> (ClassifyDraft, Usage) {
+        let task = ClassifyTask {
+            text,
+            labels: LABELS,
+            multi_label,
+        };
+        classify_hybrid(
+            &Analyzer::english(),
+            &HashingEmbedder::default(),
+            &task,
+            &Tuning::default(),
+        )
+        .expect("hashing embedder never fails")
+    }
+
+    #[test]
+    fn labels_are_humanised_before_embedding() {
+        assert_eq!(label_text("card_arrival", None), "card arrival");
+        assert_eq!(label_text("Sci/Tech", None), "Sci Tech");
+        assert_eq!(label_text("x", Some("y")), "x: y");
+    }
+
+    #[test]
+    fn hybrid_picks_the_matching_label_with_one_batch() {
+        let (d, usage) = hybrid("card arrival", false);
+        assert_eq!(usage.embedded_texts, 3);
+        assert!(d.scores[0].1 > d.default_threshold, "{:?}", d.scores);
+        assert!(d.scores[1].1 < d.scores[0].1);
+        let total: f32 = d.scores.iter().map(|s| s.1).sum();
+        assert!(total <= 1.0 + 1e-5);
+    }
+
+    #[test]
+    fn hybrid_abstains_on_unrelated_text() {
+        for multi in [false, true] {
+            let (d, _) = hybrid("sunny weather at the beach", multi);
+            assert!(
+                d.scores.iter().all(|s| s.1 < d.default_threshold),
+                "{:?}",
+                d.scores
+            );
+        }
+    }
+
+    #[test]
+    fn multi_label_scores_are_independent_and_in_range() {
+        let (d, _) = hybrid("card arrival and exchange rate", true);
+        assert!(d.scores.iter().all(|s| (0.0..=1.0).contains(&s.1)));
+        assert!(d.scores.iter().map(|s| s.1).sum::<f32>() > 1.0);
+    }
+
+    #[test]
+    fn no_labels_and_emoji_do_not_panic() {
+        let task = ClassifyTask {
+            text: "🙂",
+            labels: &[],
+            multi_label: false,
+        };
+        let (d, _) = classify_hybrid(
+            &Analyzer::english(),
+            &HashingEmbedder::default(),
+            &task,
+            &Tuning::default(),
+        )
+        .expect("no panic");
+        assert!(d.scores.is_empty());
+    }
 }

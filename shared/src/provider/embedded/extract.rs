@@ -280,3 +280,81 @@ pub(super) fn to_field_value(v: Value) -> FieldValue {
         Value::Money { amount, currency } => FieldValue::Money(Money { amount, currency }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::HashingEmbedder;
+
+    fn spec(
+        name: &str,
+        kind: FieldType,
+        description: Option<&str>,
+        values: Option<&[&str]>,
+    ) -> FieldSpec {
+        FieldSpec {
+            name: name.to_owned(),
+            kind,
+            description: description.map(str::to_owned),
+            values: values.map(|v| v.iter().map(|s| (*s).to_owned()).collect()),
+        }
+    }
+
+    fn run(text: &str, fields: &[FieldSpec]) -> (ExtractDraft, Usage) {
+        extract_hybrid(&HashingEmbedder::default(), &ExtractTask { text, fields })
+            .expect("hashing embedder never fails")
+    }
+
+    #[test]
+    fn settled_classic_answers_need_no_model() {
+        let (d, usage) = run(
+            "Email: a@b.co",
+            &[spec("email", FieldType::Email, None, None)],
+        );
+        assert_eq!(d.len(), 1);
+        assert_eq!(usage.embedded_texts, 0);
+    }
+
+    #[test]
+    fn a_keyless_text_field_is_found_on_the_closest_line() {
+        let text = "TAX INVOICE\nACME TRADING COMPANY\nTotal: 12.00";
+        let fields = [spec(
+            "company",
+            FieldType::String,
+            Some("trading company name"),
+            None,
+        )];
+        let (d, usage) = run(text, &fields);
+        assert!(usage.embedded_texts >= 2);
+        let found = d.iter().find(|f| f.name == "company").expect("found");
+        assert_eq!(
+            found.value,
+            FieldValue::Text("ACME TRADING COMPANY".to_owned())
+        );
+        let Some(Evidence::Bytes { start, end }) = found.evidence else {
+            panic!("byte evidence expected")
+        };
+        assert_eq!(&text[start..end], "ACME TRADING COMPANY");
+    }
+
+    #[test]
+    fn enum_values_are_matched_through_an_embedded_key() {
+        let text = "Shipping speed option: express delivery";
+        let fields = [spec(
+            "shipping_speed",
+            FieldType::Enum,
+            None,
+            Some(&["express delivery", "standard"]),
+        )];
+        let (d, _) = run(text, &fields);
+        assert_eq!(d[0].value, FieldValue::Text("express delivery".to_owned()));
+    }
+
+    #[test]
+    fn edge_inputs_do_not_panic() {
+        let (d, _) = run("🙂", &[spec("name", FieldType::String, None, None)]);
+        assert!(d.len() <= 1);
+        let (d, _) = run("", &[]);
+        assert!(d.is_empty());
+    }
+}

@@ -222,3 +222,68 @@ fn clip(s: &str, max: usize) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::HashingEmbedder;
+
+    #[test]
+    fn hybrid_ranks_by_profile_and_explains_each_item() {
+        let items: Vec<(&str, String)> = vec![
+            ("a", "football match report and league table".to_owned()),
+            ("b", "baking bread at home".to_owned()),
+            ("c", "tennis final and football transfer news".to_owned()),
+        ];
+        let task = RecommendTask {
+            profile_text: Some("I love football."),
+            liked: &[],
+            items: &items,
+            eligible: &[0, 1, 2],
+            limit: 3,
+            diversity: 0.0,
+        };
+        let (d, usage) = recommend_hybrid(&Analyzer::english(), &HashingEmbedder::default(), &task)
+            .expect("hashing embedder never fails");
+        assert_eq!(usage.embedded_texts, 4);
+        assert_eq!(d.len(), 3);
+        assert_ne!(d[0].id, "b");
+        assert!(
+            d.iter()
+                .all(|r| !r.reason.is_empty() && (0.0..=1.0).contains(&r.score))
+        );
+        assert!(d[0].reason.contains("football"), "{:?}", d[0].reason);
+    }
+
+    #[test]
+    fn liked_items_drive_relevance_without_a_profile() {
+        let items: Vec<(&str, String)> = vec![
+            ("liked", "space rocket launch".to_owned()),
+            ("x", "rocket launch delayed".to_owned()),
+            ("y", "cooking pasta".to_owned()),
+        ];
+        let task = RecommendTask {
+            profile_text: None,
+            liked: &[0],
+            items: &items,
+            eligible: &[1, 2],
+            limit: 1,
+            diversity: 0.3,
+        };
+        let (d, _) = recommend_hybrid(&Analyzer::english(), &HashingEmbedder::default(), &task)
+            .expect("hashing embedder never fails");
+        assert_eq!(d[0].id, "x");
+        assert!(d[0].reason.contains("liked"));
+        let empty = RecommendTask {
+            profile_text: Some("🙂"),
+            liked: &[],
+            items: &[],
+            eligible: &[],
+            limit: 5,
+            diversity: 0.5,
+        };
+        let (d, _) = recommend_hybrid(&Analyzer::english(), &HashingEmbedder::default(), &empty)
+            .expect("no panic");
+        assert!(d.is_empty());
+    }
+}

@@ -144,3 +144,68 @@ pub(super) fn passages<'a>(
     }
     (terms, owner)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::HashingEmbedder;
+
+    fn run(query: &str, docs: &[(&str, &str)], w: f32, fusion: Fusion) -> (ScoreDraft, Usage) {
+        let tuning = Tuning {
+            score_lexical_weight: w,
+            score_fusion: fusion,
+            ..Tuning::default()
+        };
+        score_hybrid(
+            &Analyzer::english(),
+            &HashingEmbedder::default(),
+            &ScoreTask {
+                query,
+                documents: docs,
+            },
+            &tuning,
+        )
+        .expect("hashing embedder never fails")
+    }
+
+    #[test]
+    fn hybrid_scores_are_in_range_and_rank_the_relevant_document_first() {
+        let docs = [
+            ("a", "The weather is sunny today."),
+            ("b", "Reset your password from the account page."),
+        ];
+        for fusion in [Fusion::MinMax, Fusion::Absolute] {
+            let (d, usage) = run("reset password", &docs, 0.3, fusion);
+            assert!(d.iter().all(|(_, s)| (0.0..=1.0).contains(s)));
+            assert!(d[1].1 > d[0].1, "{d:?}");
+            assert_eq!(usage.embedded_texts, 3);
+        }
+    }
+
+    #[test]
+    fn a_long_document_is_read_in_passages_not_truncated() {
+        // The only match is at the very end of a document far longer than the model's window.
+        let long = format!(
+            "{} The password reset link is here.",
+            "Filler sentence about nothing. ".repeat(300)
+        );
+        let docs = [
+            ("long", long.as_str()),
+            ("other", "Completely unrelated text."),
+        ];
+        let (d, usage) = run("password reset", &docs, 0.0, Fusion::Absolute);
+        assert!(
+            usage.embedded_texts > 3,
+            "passages were embedded: {usage:?}"
+        );
+        assert!(d[0].1 > d[1].1, "{d:?}");
+    }
+
+    #[test]
+    fn edge_inputs_do_not_panic() {
+        let (d, _) = run("x", &[], 0.5, Fusion::MinMax);
+        assert!(d.is_empty());
+        let (d, _) = run("🙂", &[("e", "🙂🙂"), ("f", "!")], 0.5, Fusion::MinMax);
+        assert_eq!(d.len(), 2);
+    }
+}

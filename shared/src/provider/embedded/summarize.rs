@@ -194,3 +194,58 @@ pub(super) fn directed_centrality(sim: &[Vec<f32>]) -> Vec<f32> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::HashingEmbedder;
+
+    fn run(sentences: &[&str], k: usize, focus: Option<&str>) -> SummarizeDraft {
+        summarize_hybrid(
+            &HashingEmbedder::default(),
+            &Analyzer::english(),
+            &SummarizeTask {
+                sentences,
+                max_sentences: k,
+                focus,
+            },
+        )
+        .expect("hashing embedder never fails")
+        .0
+    }
+
+    #[test]
+    fn directed_centrality_favours_the_first_statement_of_a_repeated_fact() {
+        let sim = vec![
+            vec![0.0, 0.9, 0.1],
+            vec![0.9, 0.0, 0.1],
+            vec![0.1, 0.1, 0.0],
+        ];
+        let c = directed_centrality(&sim);
+        assert!(c[0] > c[1], "{c:?}");
+        assert!(directed_centrality(&[]).is_empty());
+        assert_eq!(directed_centrality(&[vec![0.0]]), vec![0.0]);
+    }
+
+    #[test]
+    fn hybrid_picks_distinct_sentences_and_honours_focus() {
+        let s = [
+            "The council approved the city budget for next year.",
+            "The council approved the city budget for next year again.",
+            "A new library with many books opens in spring.",
+            "Roads will be repaired in the north district.",
+        ];
+        let picked = run(&s, 2, None);
+        assert_eq!(picked.len(), 2);
+        let idx: Vec<usize> = picked.iter().map(|p| p.0).collect();
+        assert!(!(idx.contains(&0) && idx.contains(&1)), "{idx:?}");
+        let focused = run(&s, 1, Some("library books"));
+        assert_eq!(focused[0].0, 2);
+    }
+
+    #[test]
+    fn edge_inputs_do_not_panic() {
+        assert!(run(&[], 3, None).is_empty());
+        assert_eq!(run(&["🙂"], 3, Some("🙂")).len(), 1);
+    }
+}
