@@ -207,5 +207,5 @@ json.dump({
 }, open(sys.argv[1], "w"), indent=1)
 EOF
 say "report"
-"$PY" "$BENCH/python/report.py" --results "$RESULTS" --markdown "$BENCH/BENCHMARKS.md" --chart "$BENCH/chart.png"
-printf "\nwrote %s and %s\n" "$BENCH/BENCHMARKS.md" "$BENCH/chart.png"
+"$PY" "$BENCH/python/report.py" --results "$RESULTS" --markdown "$ROOT/BENCHMARKS.md" --chart "$BENCH/chart.png"
+printf "\nwrote %s and %s\n" "$ROOT/BENCHMARKS.md" "$BENCH/chart.png"

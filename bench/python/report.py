@@ -244,11 +244,41 @@ def main():
         targets.append(["non-model arm64 bootstrap ≤ 8 MB", "not measured", "unknown"])
     md.append(table(["target", "measured", "status"], targets))
     md.append("")
+    missed = [t[0] for t in targets if "missed" in t[2]]
+    hints = {
+        "cold start of each non-model function": (
+            "Cold start of a function = init (process start → first `/next` poll) + first invocation. "
+            "Compare the `init p50` column with the hello's: the rest of the init gap is `aws_config` loading "
+            "and SDK client construction; the gap between init and cold is the first invocation, which pays "
+            "for lazily compiled regexes (`LazyLock<Regex>` in the engine and contract: largest in `extract`) "
+            "and the first DynamoDB connection of the inline request-log write. What would close it: build the "
+            "SDK config from the environment alone (no profile-file or IMDS providers), open the DynamoDB "
+            "connection during init, and move the first-use regex compilation into init or replace the "
+            "heaviest patterns with hand-written scanners."),
+        "faster warm p50": (
+            "Warm latency of every Rust intent function includes the inline request-log `PutItem` to DynamoDB "
+            "(Local here, a Java server on loopback), which costs more than the intent itself; `py-score` "
+            "pays the same write, so the ratio is bounded by the shared write. The floor-vs-floor ratio "
+            "(hello vs `/generate`) shows the runtime gap without I/O. What would reach 7×: take the soft "
+            "log write off the response path (send the response, then write within the budget before the "
+            "next `/next` poll, or hand it to an extension/queue)."),
+        "bootstrap": (
+            "Size comes from the AWS SDK (aws-config, aws-sdk-dynamodb, rustls + aws-lc-rs), utoipa and, once "
+            "linked, the model stack (candle, tokenizers + onig). What would fix it: `opt-level = \"s\"` or "
+            "`\"z\"` in the release profile, aws-config without default credential providers that Lambda "
+            "does not use (SSO, profile files), and keeping candle/tokenizers out of functions that do not "
+            "use the model (a cargo feature on `shared`)."),
+    }
+    for name in missed:
+        for key, hint in hints.items():
+            if key in name:
+                md.append(f"- **{name}** — {hint}")
+    md.append("")
     for note in meta.get("notes", []):
         md.append(f"- {note}")
     md.append("\nReproduce: `bench/run.sh` (all sections), or `BENCH_QUICK=1 bench/run.sh` for fewer samples. "
               "Raw samples are in `bench/results/` after a run.\n")
-    md.append("![cold start and warm latency per contender](chart.png)\n")
+    md.append("![cold start and warm latency per contender](bench/chart.png)\n")
     text = "\n".join(md)
     args.markdown.write_text(text)
 

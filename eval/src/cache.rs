@@ -116,8 +116,16 @@ impl Embedder for CachedEmbedder {
             for (&i, v) in missing.iter().zip(fresh) {
                 cache.insert(keys[i], v);
             }
-            if let Ok(mut n) = self.computed.lock() {
+            let computed = self.computed.lock().map(|mut n| {
                 *n += missing.len();
+                *n
+            });
+            drop(cache);
+            // Save every ~1,000 new vectors: a long run that is stopped keeps what it paid for.
+            if let Ok(n) = computed
+                && n / 1000 != (n - missing.len()) / 1000
+            {
+                let _ = self.save();
             }
         }
         let cache = self

@@ -1,6 +1,6 @@
 //! Quality report of the intent engines on the public data in `shared/eval/`.
 //!
-//! `cargo run --release -p eval -- [--data ../shared/eval] [--limit N] [--tune] [--out FILE]`
+//! `cargo run --release -p eval -- [--data ../shared/eval] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune] [--out FILE]`
 //!
 //! Every intent runs through `shared::intents::*` on real request types (what users get), with
 //! the classic engine (`EmbeddedProvider::new()`), embeddings alone and the hybrid engine; the
@@ -33,6 +33,12 @@ pub struct Args {
     pub limit: Option<usize>,
     pub tune: bool,
     pub out: PathBuf,
+    /// BM25 candidates reranked per SciFact query (`/v1/score` takes at most 100).
+    pub depth: usize,
+    /// SciFact test queries to run (default: all 300, or `--limit`).
+    pub queries: Option<usize>,
+    /// Also run full-corpus dense retrieval (embeds all 5,183 SciFact documents).
+    pub full_corpus: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -42,6 +48,9 @@ fn parse_args() -> anyhow::Result<Args> {
         limit: None,
         tune: false,
         out: root.join("EVALUATION.md"),
+        depth: 100,
+        queries: None,
+        full_corpus: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -56,9 +65,26 @@ fn parse_args() -> anyhow::Result<Args> {
                 )
             }
             "--tune" => args.tune = true,
+            "--full-corpus" => args.full_corpus = true,
+            "--queries" => {
+                args.queries = Some(
+                    it.next()
+                        .context("--queries needs a number")?
+                        .parse()
+                        .context("--queries")?,
+                )
+            }
+            "--depth" => {
+                args.depth = it
+                    .next()
+                    .context("--depth needs a number")?
+                    .parse::<usize>()
+                    .context("--depth")?
+                    .clamp(1, 100)
+            }
             "--out" => args.out = PathBuf::from(it.next().context("--out needs a path")?),
             other => anyhow::bail!(
-                "unknown argument {other}; usage: eval [--data DIR] [--limit N] [--tune] [--out FILE]"
+                "unknown argument {other}; usage: eval [--data DIR] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune] [--out FILE]"
             ),
         }
     }

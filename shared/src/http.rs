@@ -8,6 +8,7 @@
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -28,7 +29,7 @@ use anyhow::Context;
 use crate::contract::health::{DependencyCheck, HealthResponse, Status};
 use crate::contract::limits::MAX_BODY_BYTES;
 use crate::contract::{API_VERSION, Envelope, FieldError, Meta, Semantic, Usage};
-use crate::embed::MiniLm;
+use crate::embed::{EmbedError, Embedder};
 use crate::intents::{self, Outcome};
 use crate::observability::RequestRecord;
 use crate::problem::ApiError;
@@ -47,6 +48,8 @@ pub struct App {
     /// Present in the feedback function only.
     pub feedback: Option<Arc<dyn FeedbackStore>>,
     pub log_settings: LogSettings,
+    /// `MODEL_DIR`, for [`App::with_embedding_model`].
+    pub model_dir: Option<PathBuf>,
 }
 
 /// How request log items are written.
@@ -93,32 +96,15 @@ impl App {
         } else {
             None
         };
-        let provider = match (&config.model_dir, function.uses_model()) {
-            (Some(dir), true) => {
-                let started = Instant::now();
-                let model = MiniLm::load(dir).with_context(|| {
-                    format!(
-                        "loading the embedding model from MODEL_DIR={}",
-                        dir.display()
-                    )
-                })?;
-                tracing::info!(
-                    load_ms = started.elapsed().as_millis() as u64,
-                    "embedding model loaded"
-                );
-                EmbeddedProvider::with_embedder(Arc::new(model))
-            }
-            (None, true) => {
-                tracing::warn!(
-                    "MODEL_DIR is not set: the classic engine answers without the embedding model"
-                );
-                EmbeddedProvider::new()
-            }
-            (_, false) => EmbeddedProvider::new(),
-        };
+        if function.uses_model() && config.model_dir.is_none() {
+            tracing::warn!(
+                "MODEL_DIR is not set: the classic engine answers without the embedding model"
+            );
+        }
         Ok(App {
             function,
-            provider: Arc::new(provider),
+            provider: Arc::new(EmbeddedProvider::new()),
+            model_dir: config.model_dir.clone(),
             request_log: Arc::new(DynamoRequestLog::new(
                 clients.fast.clone(),
                 config.request_log_table.clone(),
@@ -132,6 +118,35 @@ impl App {
         })
     }
 
+    /// Loads the embedding model from `MODEL_DIR` with `load` and answers with the hybrid engine.
+    ///
+    /// Only the functions that embed call this (from their `main`, with `MiniLm::load`), so the
+    /// model code is linked into those binaries alone and the others stay small and fast to
+    /// start. Without `MODEL_DIR` the app keeps the classic engine; a missing or corrupt model
+    /// stops the cold start with the loader's message.
+    pub fn with_embedding_model<E, F>(mut self, load: F) -> anyhow::Result<App>
+    where
+        E: Embedder + 'static,
+        F: FnOnce(&Path) -> Result<E, EmbedError>,
+    {
+        let Some(dir) = self.model_dir.clone() else {
+            return Ok(self);
+        };
+        let started = Instant::now();
+        let model = load(&dir).with_context(|| {
+            format!(
+                "loading the embedding model from MODEL_DIR={}",
+                dir.display()
+            )
+        })?;
+        tracing::info!(
+            load_ms = started.elapsed().as_millis() as u64,
+            "embedding model loaded"
+        );
+        self.provider = Arc::new(EmbeddedProvider::with_embedder(Arc::new(model)));
+        Ok(self)
+    }
+
     /// An app with the classic engine and in-memory storage, for tests and fuzzing: no
     /// environment, no network.
     pub fn in_memory(function: Function) -> App {
@@ -141,6 +156,7 @@ impl App {
             request_log: Arc::new(MemoryRequestLog::default()),
             feedback: Some(Arc::new(MemoryFeedbackStore::default())),
             log_settings: LogSettings::default(),
+            model_dir: None,
         }
     }
 }

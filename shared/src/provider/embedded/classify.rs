@@ -215,7 +215,8 @@ mod tests {
     #[test]
     fn hybrid_picks_the_matching_label_with_one_batch() {
         let (d, usage) = hybrid("card arrival", false);
-        assert_eq!(usage.embedded_texts, 3);
+        // Text, and two labels of which one reads exactly like the text: embedded once each.
+        assert_eq!(usage.embedded_texts, 2);
         assert!(d.scores[0].1 > d.default_threshold, "{:?}", d.scores);
         assert!(d.scores[1].1 < d.scores[0].1);
         let total: f32 = d.scores.iter().map(|s| s.1).sum();
