@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use super::EmbeddedProvider;
+use crate::contract::extract::{FieldSpec, FieldType};
 use crate::embed::{Embedder, MiniLm};
-use crate::provider::{ClassifyTask, Provider, ScoreTask, SummarizeTask};
+use crate::provider::{ClassifyTask, ExtractTask, Provider, ScoreTask, SummarizeTask};
 
 fn model() -> Arc<dyn Embedder> {
     static MODEL: OnceLock<Arc<MiniLm>> = OnceLock::new();
@@ -119,4 +120,30 @@ fn summarize_prefers_the_focused_sentence() {
     assert_eq!(d.value.len(), 1);
     assert_eq!(d.value[0].0, 2, "{:?}", d.value);
     assert_eq!(d.usage.embedded_texts, 5);
+}
+
+#[test]
+fn a_field_the_document_does_not_contain_stays_null() {
+    let p = EmbeddedProvider::with_embedder(model());
+    let text = "Hello,\nplease find attached invoice INV-2026-0412 for the October consulting work.\n\
+                Invoice number: INV-2026-0412\nAmount due: EUR 1,250.00\n\
+                Questions? Write to billing@northwind.example.\n";
+    let field = |name: &str| FieldSpec {
+        name: name.to_owned(),
+        kind: FieldType::String,
+        description: None,
+        values: None,
+    };
+    let fields = [
+        field("invoice_number"),
+        field("purchase_order"),
+        field("vat_id"),
+    ];
+    let d = block(p.extract(ExtractTask {
+        text,
+        fields: &fields,
+    }))
+    .expect("extracts");
+    let names: Vec<&str> = d.value.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["invoice_number"], "{:?}", d.value);
 }
