@@ -624,9 +624,12 @@ pub async fn report(
         "| intent | data | metric | classic baseline | embeddings alone | hybrid (product) |\n|---|---|---|---|---|---|\n",
     );
     for (name, set) in [
-        ("AG News test (7,600, 4 labels)", data::ag_news(&args.data)?),
         (
-            "BANKING77 test (3,080, 77 labels)",
+            "AG News test (of 7,600; 4 labels)",
+            data::ag_news(&args.data)?,
+        ),
+        (
+            "BANKING77 test (of 3,080; 77 labels)",
             data::banking77(&args.data)?,
         ),
     ] {
@@ -641,16 +644,22 @@ pub async fn report(
             table,
             "{}",
             log(format!(
-                "| classify | {name} | zero-shot accuracy (top label) | {:.3} (lexical) | {:.3} (label embeddings) | **{:.3}** |",
-                lex.accuracy, emb.accuracy, hyb.accuracy
+                "| classify | {name}, first {} | zero-shot accuracy (top label) | {:.3} (lexical) | {:.3} (label embeddings) | **{:.3}** |",
+                items.len(),
+                lex.accuracy,
+                emb.accuracy,
+                hyb.accuracy
             ))
         );
         let _ = writeln!(
             table,
             "{}",
             log(format!(
-                "| classify | {name} | abstention rate at default threshold | {:.3} | {:.3} | {:.3} |",
-                lex.abstained, emb.abstained, hyb.abstained
+                "| classify | {name}, first {} | abstention rate at default threshold | {:.3} | {:.3} | {:.3} |",
+                items.len(),
+                lex.abstained,
+                emb.abstained,
+                hyb.abstained
             ))
         );
     }
