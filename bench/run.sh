@@ -61,7 +61,7 @@ if [[ -z "${BENCH_SKIP_BUILD:-}" ]]; then
   (cd "$BENCH" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet -p hello)
   (cd "$BENCH" && CARGO_TARGET_DIR="$TARGET" cargo build --profile tool --quiet -p bench-harness)
 else
-  NOTES+=("BENCH_SKIP_BUILD was set: the binaries already in $TARGET were measured (built $(date -u -r "$TARGET/release/health" +%Y-%m-%dT%H:%MZ 2>/dev/null || echo '?')).")
+  NOTES+=("BENCH_SKIP_BUILD was set: the binaries already in ${TARGET#"$ROOT"/} were measured (built $(date -u -r "$TARGET/release/health" +%Y-%m-%dT%H:%MZ 2>/dev/null || echo '?')).")
 fi
 HARNESS="$TARGET/tool/bench-harness"
 

@@ -36,7 +36,7 @@ def event(method, path, body, resource="/{proxy+}", request_id="bench-req-__UNIQ
         "pathParameters": {"proxy": path.lstrip("/")},
         "stageVariables": None,
         "requestContext": {
-            "accountId": "123456789012", "apiId": "bench", "resourceId": "bench",
+            "apiId": "bench", "resourceId": "bench",
             "resourcePath": resource, "httpMethod": method, "path": "/Prod" + path,
             "stage": "Prod", "requestId": request_id, "extendedRequestId": request_id,
             "requestTime": "01/Nov/2026:00:00:00 +0000", "requestTimeEpoch": 1793491200000,
