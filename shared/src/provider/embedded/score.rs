@@ -55,7 +55,7 @@ pub(super) fn score_hybrid(
     tuning: &Tuning,
 ) -> Result<(ScoreDraft, Usage), ProviderError> {
     let (bm25, scale) = bm25_best_passage(analyzer, task);
-    let (dense, usage) = dense_best_passage(embedder, task)?;
+    let (dense, usage) = dense_best_passage(embedder, task, &bm25)?;
     let w = tuning.score_lexical_weight.clamp(0.0, 1.0);
     let fused: Vec<f32> = match tuning.score_fusion {
         Fusion::MinMax => {
@@ -81,18 +81,34 @@ pub(super) fn score_hybrid(
     Ok((value, usage))
 }
 
+/// Most passages embedded for one request. Embedding is the expensive part of a request (about a
+/// millisecond per wordpiece on a Lambda-sized CPU), and `/v1/score` accepts 100 documents of
+/// 20,000 characters: without a budget a large request would outlive API Gateway's 29 s.
+pub(super) const MAX_EMBEDDED_PASSAGES: usize = 48;
+
 /// Cosine between the query and each document's best passage (documents are cut into passages
 /// of at most [`PASSAGE_TOKENS`] wordpieces so the model reads all of them).
+///
+/// Passages are taken document by document in BM25 order until [`MAX_EMBEDDED_PASSAGES`]; a
+/// document the budget does not reach gets the lowest cosine of the request, so it keeps its
+/// lexical rank but gains nothing from the model.
 fn dense_best_passage(
     embedder: &dyn Embedder,
     task: &ScoreTask<'_>,
+    bm25: &[f32],
 ) -> Result<(Vec<f32>, Usage), ProviderError> {
     // [CLS] and [SEP] are part of every count but not of a passage's share of the window.
     let cost = |s: &str| embedder.token_count(s).saturating_sub(2);
+    let mut order: Vec<usize> = (0..task.documents.len()).collect();
+    order.sort_by(|&a, &b| bm25[b].total_cmp(&bm25[a]).then(a.cmp(&b)));
     let mut batch: Vec<&str> = vec![task.query];
     let mut owner: Vec<usize> = vec![usize::MAX];
-    for (d, (_, text)) in task.documents.iter().enumerate() {
+    'documents: for d in order {
+        let text = task.documents[d].1;
         for range in token_passages(text, PASSAGE_TOKENS, &cost) {
+            if batch.len() > MAX_EMBEDDED_PASSAGES {
+                break 'documents;
+            }
             if let Some(p) = text.get(range) {
                 batch.push(p);
                 owner.push(d);
@@ -100,16 +116,17 @@ fn dense_best_passage(
         }
     }
     let vectors = Vectors::embed(embedder, &batch)?;
-    let mut best = vec![0.0f32; task.documents.len()];
-    let mut seen = vec![false; task.documents.len()];
+    let mut best: Vec<Option<f32>> = vec![None; task.documents.len()];
     for (p, &d) in owner.iter().enumerate().skip(1) {
         let s = vectors.sim(0, p);
-        if !seen[d] || s > best[d] {
-            best[d] = s;
-            seen[d] = true;
-        }
+        best[d] = Some(best[d].map_or(s, |b: f32| b.max(s)));
     }
-    Ok((best, vectors.usage))
+    let floor = best.iter().flatten().copied().fold(f32::INFINITY, f32::min);
+    let floor = if floor.is_finite() { floor } else { 0.0 };
+    Ok((
+        best.into_iter().map(|b| b.unwrap_or(floor)).collect(),
+        vectors.usage,
+    ))
 }
 
 /// BM25 grows with the number of matched query terms; this constant puts "matches about half the
@@ -199,6 +216,26 @@ mod tests {
             "passages were embedded: {usage:?}"
         );
         assert!(d[0].1 > d[1].1, "{d:?}");
+    }
+
+    #[test]
+    fn a_large_request_embeds_at_most_the_passage_budget() {
+        let texts: Vec<String> = (0..100)
+            .map(|i| format!("Document {i} talks about topic {i} and the password reset flow."))
+            .collect();
+        let docs: Vec<(String, &str)> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("d{i}"), t.as_str()))
+            .collect();
+        let docs: Vec<(&str, &str)> = docs.iter().map(|(id, t)| (id.as_str(), *t)).collect();
+        let (d, usage) = run("password reset", &docs, 0.3, Fusion::MinMax);
+        assert_eq!(d.len(), 100, "every document is still scored");
+        assert!(
+            usage.embedded_texts as usize <= MAX_EMBEDDED_PASSAGES + 1,
+            "{usage:?}"
+        );
+        assert!(d.iter().all(|(_, s)| (0.0..=1.0).contains(s)));
     }
 
     #[test]
