@@ -426,14 +426,30 @@ fn plain_envelope<T: Serialize>(
     request_id: &str,
     started: Instant,
 ) -> Response<Body> {
-    let envelope = Envelope {
+    let outcome = Outcome {
         result,
+        usage: Usage::default(),
+        provider: "none",
+        model: "none".to_owned(),
+    };
+    envelope_response(status, outcome, request_id, started)
+}
+
+/// The one place a success body is built: the result fields plus `meta`.
+fn envelope_response<T: Serialize>(
+    status: StatusCode,
+    outcome: Outcome<T>,
+    request_id: &str,
+    started: Instant,
+) -> Response<Body> {
+    let envelope = Envelope {
+        result: outcome.result,
         meta: Meta {
             request_id: request_id.to_owned(),
             api_version: API_VERSION.to_owned(),
-            provider: "none".to_owned(),
-            model: "none".to_owned(),
-            usage: Usage::default(),
+            provider: outcome.provider.to_owned(),
+            model: outcome.model,
+            usage: outcome.usage,
             latency_ms: started.elapsed().as_millis() as u64,
         },
     };
@@ -511,18 +527,12 @@ fn respond<T: Serialize>(
     trace.provider = Some(outcome.provider);
     trace.model = Some(outcome.model.clone());
     trace.usage = outcome.usage;
-    let envelope = Envelope {
-        result: outcome.result,
-        meta: Meta {
-            request_id: request_id.to_owned(),
-            api_version: API_VERSION.to_owned(),
-            provider: outcome.provider.to_owned(),
-            model: outcome.model,
-            usage: outcome.usage,
-            latency_ms: started.elapsed().as_millis() as u64,
-        },
-    };
-    Ok(json_response(StatusCode::OK, &envelope))
+    Ok(envelope_response(
+        StatusCode::OK,
+        outcome,
+        request_id,
+        started,
+    ))
 }
 
 /// A JSON response. Serialising our own plain types cannot fail; if it ever did, the caller gets
