@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use api_tests::workspace_root;
+use api_tests::{rest_event, workspace_root};
 use lambda_http::Body;
 use lambda_http::http::header;
 use serde_json::{Value, json};
@@ -538,40 +538,11 @@ fn problem_schema_has_exactly_the_fields_of_a_problem_body() {
 // ---------------------------------------------------------------------------------------------
 // The docs function
 
-/// A minimal API Gateway REST (v1) event for a request without a body, sent through a stage.
-fn rest_event(method: &str, path: &str) -> Value {
-    json!({
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": { "Host": "abc123defg.execute-api.us-east-1.amazonaws.com" },
-        "multiValueHeaders": { "Host": ["abc123defg.execute-api.us-east-1.amazonaws.com"] },
-        "queryStringParameters": null,
-        "multiValueQueryStringParameters": null,
-        "pathParameters": null,
-        "stageVariables": null,
-        "requestContext": {
-            "resourcePath": path,
-            "httpMethod": method,
-            "path": format!("/Prod{path}"),
-            "protocol": "HTTP/1.1",
-            "stage": "Prod",
-            "requestId": "contract-test",
-            "requestTimeEpoch": 1741774530000u64,
-            "identity": { "sourceIp": "203.0.113.10", "userAgent": "contract-test" },
-            "domainName": "abc123defg.execute-api.us-east-1.amazonaws.com",
-            "apiId": "abc123defg"
-        },
-        "body": null,
-        "isBase64Encoded": false
-    })
-}
-
 async fn get(path: &str) -> lambda_http::Response<Body> {
     shared::openapi::install_docs_assets(include_str!(
         "../../functions/docs/assets/redoc.standalone.js"
     ));
-    let event = rest_event("GET", path);
+    let event = rest_event("GET", path, None, None, "contract-test");
     let request =
         lambda_http::request::from_str(&event.to_string()).expect("event is a valid request");
     handle(&App::in_memory(Function::Docs), request).await
@@ -628,7 +599,7 @@ async fn docs_page_is_self_contained_html() {
 
 #[tokio::test]
 async fn docs_routes_answer_405_with_allow_for_other_methods() {
-    let event = rest_event("POST", "/docs");
+    let event = rest_event("POST", "/docs", None, None, "contract-test");
     let request = lambda_http::request::from_str(&event.to_string()).expect("request");
     let response = handle(&App::in_memory(Function::Docs), request).await;
     assert_eq!(response.status(), 405);
