@@ -13,9 +13,10 @@
 //! route with the statuses that route can actually return.
 //!
 //! The docs page is a vendored Redoc bundle, inlined with the document into one HTML response:
-//! no CDN, no second request, works offline and under any stage prefix. The bundle (1.1 MB) is
-//! only linked into the docs function, which hands it over with [`install_docs_assets`]; the
-//! other functions never serve `/docs` and so do not carry it.
+//! no CDN, no second request, works offline and under any stage prefix. The bundle (1.1 MB, kept
+//! deflated in the binary) is only linked into the docs function, which hands over a loader with
+//! [`install_docs_assets`]; it runs on the first `/docs` request, not at cold start. The other
+//! functions never serve `/docs` and so do not carry it.
 
 use std::sync::{LazyLock, OnceLock};
 
@@ -728,13 +729,17 @@ pub fn document_response() -> Result<Response<Body>, ApiError> {
     Ok(response)
 }
 
-/// The Redoc bundle, handed over by the docs function at cold start.
-static REDOC_JS: OnceLock<&'static str> = OnceLock::new();
+/// Loads the Redoc bundle; handed over by the docs function at cold start.
+pub type AssetLoader = fn() -> Result<String, String>;
+
+static REDOC_LOADER: OnceLock<AssetLoader> = OnceLock::new();
+/// The bundle once loaded (or why it could not be), for the life of the process.
+static REDOC_JS: OnceLock<Result<String, String>> = OnceLock::new();
 
 /// Gives the docs page its renderer. Only the docs function calls this, so only its binary
 /// carries the bundle.
-pub fn install_docs_assets(redoc_standalone_js: &'static str) {
-    let _ = REDOC_JS.set(redoc_standalone_js);
+pub fn install_docs_assets(load_redoc_standalone_js: AssetLoader) {
+    let _ = REDOC_LOADER.set(load_redoc_standalone_js);
 }
 
 /// What the docs page allows: its own inline script and styles, Redoc's search worker (a blob)
@@ -743,9 +748,19 @@ const DOCS_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; \
     style-src 'unsafe-inline'; img-src data:; font-src data:; worker-src blob:; \
     connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// The docs page, or `None` when the renderer was not installed.
-pub fn docs_page() -> Option<String> {
-    let redoc = REDOC_JS.get()?;
+/// The docs page; an error when the renderer was not installed in this function or could not
+/// be loaded.
+pub fn docs_page() -> Result<String, String> {
+    let Some(load) = REDOC_LOADER.get() else {
+        return Err(format!(
+            "the docs page renderer is not installed in this function (only `{}` serves /docs)",
+            Function::Docs.binary()
+        ));
+    };
+    let redoc = REDOC_JS
+        .get_or_init(load)
+        .as_deref()
+        .map_err(|e| format!("loading the docs page renderer: {e}"))?;
     // Inside a <script>, "</" could end the element early; "<\/" is the same JSON string.
     let spec = DOCUMENT_JSON.replace("</", "<\\/");
     let options = json!({
@@ -757,7 +772,7 @@ pub fn docs_page() -> Option<String> {
         "theme": { "typography": { "fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
                                     "headings": { "fontFamily": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif" } } }
     });
-    Some(format!(
+    Ok(format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>Intent API reference</title>\n<style>body{{margin:0}}</style>\n</head>\n<body>\n\
@@ -771,12 +786,7 @@ pub fn docs_page() -> Option<String> {
 
 /// `GET /docs`.
 pub fn docs_page_response() -> Result<Response<Body>, ApiError> {
-    let Some(page) = docs_page() else {
-        return Err(ApiError::Unexpected(anyhow::anyhow!(
-            "the docs page renderer is not installed in this function (only `{}` serves /docs)",
-            Function::Docs.binary()
-        )));
-    };
+    let page = docs_page().map_err(|e| ApiError::Unexpected(anyhow::anyhow!(e)))?;
     let mut response = Response::new(Body::Text(page));
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();

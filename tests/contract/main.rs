@@ -204,6 +204,30 @@ fn every_code_route_is_in_template_yaml_with_its_function_and_auth() {
 }
 
 #[test]
+fn local_functions_get_the_fixed_environment_of_template_globals() {
+    let text = std::fs::read_to_string(workspace_root().join("template.yaml"))
+        .expect("template.yaml is readable");
+    let template: serde_yaml::Value = serde_yaml::from_str(&text).expect("template.yaml parses");
+    let globals = template["Globals"]["Function"]["Environment"]["Variables"]
+        .as_mapping()
+        .expect("template has Globals.Function.Environment.Variables");
+    // Plain strings only: references (`!Ref`) are the deployment's, not fixed values.
+    let fixed: BTreeMap<String, String> = globals
+        .iter()
+        .filter_map(|(k, v)| match v {
+            serde_yaml::Value::String(v) => Some((k.as_str()?.to_owned(), v.clone())),
+            _ => None,
+        })
+        .filter(|(k, _)| k != "INTENT_PROVIDER")
+        .collect();
+    let local: BTreeMap<String, String> = local_api::TEMPLATE_GLOBALS
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    assert_eq!(local, fixed);
+}
+
+#[test]
 fn every_template_route_is_in_the_code() {
     let mut problems = Vec::new();
     for ((method, path), (binary, _)) in template_routes() {
@@ -539,9 +563,9 @@ fn problem_schema_has_exactly_the_fields_of_a_problem_body() {
 // The docs function
 
 async fn get(path: &str) -> lambda_http::Response<Body> {
-    shared::openapi::install_docs_assets(include_str!(
-        "../../functions/docs/assets/redoc.standalone.js"
-    ));
+    shared::openapi::install_docs_assets(|| {
+        Ok(include_str!("../../functions/docs/assets/redoc.standalone.js").to_owned())
+    });
     let event = rest_event("GET", path, None, None, "contract-test");
     let request =
         lambda_http::request::from_str(&event.to_string()).expect("event is a valid request");
