@@ -4,9 +4,18 @@
 //!
 //! # Layout
 //! - [`runtime`]: the Lambda Runtime API emulator, one per function (`/next`, `/response`,
-//!   `/error`, `/init/error`), with a queue of pending invocations and process supervision.
+//!   `/error`, `/init/error`, extension `register` and `event/next`), with a queue of pending invocations and process supervision.
 //! - [`gateway`]: the HTTP front: routing with the shared route table, event construction,
-//!   response translation, API Gateway's own limits and errors (10 MB, 29 s, 502 on a crash).
+//!   response translation, API Gateway's own limits and errors (10 MB, 29 s, 502 on a crash),
+//!   and the Extensions API that the functions' request-log extension uses.
 
 pub mod gateway;
 pub mod runtime;
+
+/// The fixed environment variables `template.yaml`'s `Globals` give every function; the local API
+/// sets the same (the contract tests check that the two agree).
+pub const TEMPLATE_GLOBALS: [(&str, &str); 3] = [
+    ("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true"),
+    ("MALLOC_MMAP_THRESHOLD_", "33554432"),
+    ("MALLOC_TRIM_THRESHOLD_", "1073741824"),
+];

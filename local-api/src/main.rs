@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use local_api::TEMPLATE_GLOBALS;
 use local_api::gateway::Gateway;
 use local_api::runtime::FunctionHost;
 use shared::routes::Function;
@@ -62,11 +63,12 @@ fn function_env() -> Vec<(String, String)> {
                 || k == "HOME"
         })
         .collect();
-    // What template.yaml's Globals set for every function.
-    env.push((
-        "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH".to_owned(),
-        "true".to_owned(),
-    ));
+    // What template.yaml's Globals set for every function (a test keeps the two in step).
+    env.extend(
+        TEMPLATE_GLOBALS
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     env
 }
 

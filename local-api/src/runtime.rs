@@ -1,6 +1,11 @@
 //! The Lambda Runtime API emulator. Each function gets a listener on an ephemeral loopback port;
 //! the function process is started with `AWS_LAMBDA_RUNTIME_API` pointing at it, long-polls
 //! `GET /2018-06-01/runtime/invocation/next`, and posts the result back, as in Lambda.
+//!
+//! The Extensions API is there too, as far as internal extensions use it: `register`, then
+//! `event/next` long-polls for `INVOKE` events. As in Lambda, an invocation is handed to the
+//! runtime only once every extension has asked for its next event (finished the previous
+//! invocation), while the caller gets the response as soon as the runtime posts it.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -20,7 +25,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 /// How an invocation ended.
 #[derive(Debug)]
@@ -29,6 +34,16 @@ pub enum InvokeResult {
     Response(Bytes),
     /// The function reported an error (`/error`), or its process died mid-invocation.
     Error(String),
+}
+
+/// An extension registered through `POST /2020-01-01/extension/register`.
+struct Registered {
+    id: String,
+    wants_invoke: bool,
+    /// Between handing it an event and its next `event/next`: still working on an invocation.
+    busy: bool,
+    events: mpsc::UnboundedSender<Bytes>,
+    inbox: Arc<Mutex<mpsc::UnboundedReceiver<Bytes>>>,
 }
 
 struct Pending {
@@ -50,6 +65,12 @@ pub struct FunctionHost {
     child: Mutex<Option<Child>>,
     /// Set when the function first asks for an invocation after a start: its init is done.
     ready: AtomicBool,
+    /// The runtime is waiting in `/next` for an invocation.
+    polling: AtomicBool,
+    /// Extensions registered by the current process.
+    extensions: std::sync::Mutex<Vec<Registered>>,
+    /// Signalled whenever an extension finishes an invocation or the runtime starts polling.
+    extension_done: Notify,
     pub timeout: Duration,
 }
 
@@ -82,6 +103,9 @@ impl FunctionHost {
             in_flight: Mutex::new(HashMap::new()),
             child: Mutex::new(None),
             ready: AtomicBool::new(false),
+            polling: AtomicBool::new(false),
+            extensions: std::sync::Mutex::new(Vec::new()),
+            extension_done: Notify::new(),
             timeout,
         });
         let served = host.clone();
@@ -112,6 +136,9 @@ impl FunctionHost {
             let _ = old.kill().await;
         }
         self.ready.store(false, Ordering::SeqCst);
+        self.polling.store(false, Ordering::SeqCst);
+        self.registered().clear();
+        self.extension_done.notify_waiters();
         let started = Instant::now();
         let mut cmd = Command::new(&self.binary);
         cmd.env_clear()
@@ -148,6 +175,43 @@ impl FunctionHost {
             if Instant::now() > deadline {
                 bail!("function {} was not ready after {limit:?}", self.name);
             }
+        }
+    }
+
+    /// Waits until the function could take an invocation right away: its runtime is polling
+    /// `/next` and every extension has finished the previous invocation. The time between a
+    /// response and this point is work the environment does after answering (still billed).
+    pub async fn wait_idle(&self, limit: Duration) -> anyhow::Result<()> {
+        tokio::time::timeout(limit, async {
+            loop {
+                let changed = self.extension_done.notified();
+                if self.polling.load(Ordering::SeqCst) && self.registered().iter().all(|e| !e.busy)
+                {
+                    return;
+                }
+                changed.await;
+            }
+        })
+        .await
+        .with_context(|| format!("function {} was still busy after {limit:?}", self.name))
+    }
+
+    fn registered(&self) -> std::sync::MutexGuard<'_, Vec<Registered>> {
+        // A panic while holding this lock cannot leave the list inconsistent (single pushes and
+        // flag flips), so a poisoned lock is still usable.
+        self.extensions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn extensions_idle(&self) {
+        loop {
+            // Created before the check so a notification between the check and the wait is kept.
+            let done = self.extension_done.notified();
+            if self.registered().iter().all(|e| !e.busy) {
+                return;
+            }
+            done.await;
         }
     }
 
@@ -220,6 +284,12 @@ impl FunctionHost {
     async fn runtime_api(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = req.uri().path().to_owned();
         let method = req.method().clone();
+        let extension_id = req
+            .headers()
+            .get("lambda-extension-identifier")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         let body = req
             .into_body()
             .collect()
@@ -230,11 +300,26 @@ impl FunctionHost {
         match (method.as_str(), parts.as_slice()) {
             ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => {
                 self.ready.store(true, Ordering::SeqCst);
+                self.extensions_idle().await;
+                self.polling.store(true, Ordering::SeqCst);
+                self.extension_done.notify_waiters();
                 let next = self.queue_rx.lock().await.recv().await;
+                self.polling.store(false, Ordering::SeqCst);
                 let Some(p) = next else {
                     return plain(StatusCode::GONE, "shutting down");
                 };
                 self.in_flight.lock().await.insert(p.id.clone(), p.reply);
+                let event = serde_json::json!({
+                    "eventType": "INVOKE",
+                    "deadlineMs": p.deadline_ms,
+                    "requestId": p.id,
+                    "invokedFunctionArn": format!("arn:aws:lambda:local:local:function:{}", self.name),
+                    "tracing": {"type": "X-Amzn-Trace-Id", "value": format!("Root=1-{}", &p.id[..8])},
+                });
+                for extension in self.registered().iter_mut().filter(|e| e.wants_invoke) {
+                    extension.busy = true;
+                    let _ = extension.events.send(Bytes::from(event.to_string()));
+                }
                 Response::builder()
                     .status(StatusCode::OK)
                     .header("content-type", "application/json")
@@ -259,6 +344,51 @@ impl FunctionHost {
                 };
                 let _ = reply.send(result);
                 plain(StatusCode::ACCEPTED, "")
+            }
+            ("POST", ["2020-01-01", "extension", "register"]) => {
+                let events: Vec<String> = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| serde_json::from_value(v["events"].clone()).ok())
+                    .unwrap_or_default();
+                let (events_tx, inbox) = mpsc::unbounded_channel();
+                let id = fresh_uuid();
+                self.registered().push(Registered {
+                    id: id.clone(),
+                    wants_invoke: events.iter().any(|e| e == "INVOKE"),
+                    busy: false,
+                    events: events_tx,
+                    inbox: Arc::new(Mutex::new(inbox)),
+                });
+                let body = serde_json::json!({
+                    "functionName": self.name,
+                    "functionVersion": "$LATEST",
+                    "handler": "bootstrap",
+                });
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "application/json")
+                    .header("lambda-extension-identifier", id)
+                    .body(Full::new(Bytes::from(body.to_string())))
+                    .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "bad header"))
+            }
+            ("GET", ["2020-01-01", "extension", "event", "next"]) => {
+                let inbox = {
+                    let mut list = self.registered();
+                    let Some(extension) = list.iter_mut().find(|e| e.id == extension_id) else {
+                        return plain(StatusCode::FORBIDDEN, "unknown extension identifier");
+                    };
+                    extension.busy = false;
+                    extension.inbox.clone()
+                };
+                self.extension_done.notify_waiters();
+                let Some(event) = inbox.lock().await.recv().await else {
+                    return plain(StatusCode::GONE, "shutting down");
+                };
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "application/json")
+                    .body(Full::new(event))
+                    .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "bad header"))
             }
             ("POST", ["2018-06-01", "runtime", "init", "error"]) => {
                 eprintln!(

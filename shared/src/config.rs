@@ -36,8 +36,9 @@ pub struct Config {
     pub feedback_table: Option<String>,
     /// `REQUEST_LOG_TTL_DAYS` (1–3650, default 30).
     pub request_log_ttl_days: u32,
-    /// `REQUEST_LOG_BUDGET_MS` (10–5000, default 300): the most a request log write may add to a
-    /// response.
+    /// `REQUEST_LOG_BUDGET_MS` (10–5000, default 300): the most time a request log write may take.
+    /// On Lambda it runs after the response (see `after_response`), so this bounds billed time;
+    /// without the Extensions API it is the most the write may add to a response.
     pub request_log_budget: Duration,
     /// `REQUEST_LOG_INCLUDE_INPUT` (`true`/`false`, default false): store request bodies in the
     /// log. Off by default because bodies hold users' text.

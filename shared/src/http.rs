@@ -9,8 +9,8 @@
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -20,6 +20,7 @@ use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
 use tracing::Instrument;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
@@ -43,13 +44,19 @@ use crate::store::{FeedbackStore, LogItem, RequestLog};
 /// What a function needs to serve requests; built once per cold start.
 pub struct App {
     pub function: Function,
-    pub provider: SharedProvider,
+    /// The intent engine. Only the intent functions set it (from their `main`, through
+    /// [`App::with_embedding_model`]), so the engines are linked into those binaries alone and
+    /// health, feedback and docs stay small.
+    pub provider: Option<SharedProvider>,
     pub request_log: Arc<dyn RequestLog>,
     /// Present in the feedback function only.
     pub feedback: Option<Arc<dyn FeedbackStore>>,
     pub log_settings: LogSettings,
     /// `MODEL_DIR`, for [`App::with_embedding_model`].
     pub model_dir: Option<PathBuf>,
+    /// Where the handler sends log items when the request-log extension runs (see
+    /// [`crate::after_response`]); unset, items are written before answering.
+    pub(crate) deferred_log: OnceLock<mpsc::UnboundedSender<LogItem>>,
 }
 
 /// How request log items are written.
@@ -83,16 +90,13 @@ impl App {
     /// a message that names what is missing.
     pub async fn from_env(function: Function) -> anyhow::Result<App> {
         let config = Config::from_env()?;
-        let clients = Clients::from_env().await;
+        let clients = Clients::lazy();
         let feedback: Option<Arc<dyn FeedbackStore>> = if function == Function::Feedback {
             let table = config.feedback_table.clone().ok_or(ConfigError::Missing {
                 name: "FEEDBACK_TABLE",
                 why: "the feedback function stores feedback in this DynamoDB table",
             })?;
-            Some(Arc::new(DynamoFeedbackStore::new(
-                clients.durable.clone(),
-                table,
-            )))
+            Some(Arc::new(DynamoFeedbackStore::new(clients.clone(), table)))
         } else {
             None
         };
@@ -103,10 +107,10 @@ impl App {
         }
         Ok(App {
             function,
-            provider: Arc::new(EmbeddedProvider::new()),
+            provider: None,
             model_dir: config.model_dir.clone(),
             request_log: Arc::new(DynamoRequestLog::new(
-                clients.fast.clone(),
+                clients,
                 config.request_log_table.clone(),
             )),
             feedback,
@@ -115,6 +119,7 @@ impl App {
                 budget: config.request_log_budget,
                 include_input: config.request_log_include_input,
             },
+            deferred_log: OnceLock::new(),
         })
     }
 
@@ -130,6 +135,7 @@ impl App {
         F: FnOnce(&Path) -> Result<E, EmbedError>,
     {
         let Some(dir) = self.model_dir.clone() else {
+            self.provider = Some(Arc::new(EmbeddedProvider::new()));
             return Ok(self);
         };
         let started = Instant::now();
@@ -143,7 +149,7 @@ impl App {
             load_ms = started.elapsed().as_millis() as u64,
             "embedding model loaded"
         );
-        self.provider = Arc::new(EmbeddedProvider::with_embedder(Arc::new(model)));
+        self.provider = Some(Arc::new(EmbeddedProvider::with_embedder(Arc::new(model))));
         Ok(self)
     }
 
@@ -152,22 +158,28 @@ impl App {
     pub fn in_memory(function: Function) -> App {
         App {
             function,
-            provider: Arc::new(EmbeddedProvider::new()),
+            provider: Some(Arc::new(EmbeddedProvider::new())),
             request_log: Arc::new(MemoryRequestLog::default()),
             feedback: Some(Arc::new(MemoryFeedbackStore::default())),
             log_settings: LogSettings::default(),
             model_dir: None,
+            deferred_log: OnceLock::new(),
         }
     }
 }
 
-/// Runs the Lambda runtime loop for `app`.
+/// Runs the Lambda runtime loop for `app`, beside the request-log extension when the Extensions
+/// API is there (see [`crate::after_response`]).
 pub async fn run(app: App) -> Result<(), lambda_http::Error> {
     let app: &'static App = Box::leak(Box::new(app));
-    lambda_http::run(service_fn(move |request: Request| async move {
+    let runtime = lambda_http::run(service_fn(move |request: Request| async move {
         Ok::<_, Infallible>(handle(app, request).await)
-    }))
-    .await
+    }));
+    match crate::after_response::register(app).await {
+        // Either loop ending is fatal: the process exits and Lambda starts a new environment.
+        Some(extension) => tokio::try_join!(runtime, extension).map(|_| ()),
+        None => runtime.await,
+    }
 }
 
 /// Facts gathered while handling, for the summary line.
@@ -249,7 +261,15 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         let input = app.log_settings.include_input.then(|| {
             String::from_utf8_lossy(&body[..body.len().min(MAX_LOGGED_INPUT_BYTES)]).into_owned()
         });
-        write_request_log(app, record, input).await;
+        let item = log_item(app, record, input);
+        match app.deferred_log.get() {
+            Some(extension) => {
+                if let Err(unsent) = extension.send(item) {
+                    write_log_item(app, unsent.0).await;
+                }
+            }
+            None => write_log_item(app, item).await,
+        }
         response
     }
     .instrument(span)
@@ -259,15 +279,20 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 /// Longest body kept in the request log when input logging is enabled.
 const MAX_LOGGED_INPUT_BYTES: usize = 32 * 1024;
 
-/// The soft write: bounded by the budget, and a failure only logs and counts.
-async fn write_request_log(app: &App, record: RequestRecord, input: Option<String>) {
+/// The log item for one request, stamped now.
+fn log_item(app: &App, record: RequestRecord, input: Option<String>) -> LogItem {
     let now = chrono::Utc::now();
-    let item = LogItem {
+    LogItem {
         expires_at: now.timestamp() + i64::from(app.log_settings.ttl_days) * 86_400,
         created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         record,
         input,
-    };
+    }
+}
+
+/// The soft write: bounded by the budget, and a failure only logs and counts.
+pub(crate) async fn write_log_item(app: &App, item: LogItem) {
+    let now = chrono::Utc::now();
     let outcome =
         tokio::time::timeout(app.log_settings.budget, app.request_log.append(&item)).await;
     let error = match outcome {
@@ -334,12 +359,20 @@ async fn dispatch(
         });
     }
     let started = Instant::now();
-    let provider = app.provider.as_ref();
+    // Every intent route needs the engine; the others (health, feedback, docs) never touch it.
+    let engine = || {
+        app.provider.as_deref().ok_or_else(|| {
+            ApiError::Unexpected(anyhow::anyhow!(
+                "function {} has no intent engine (its main must call App::with_embedding_model)",
+                app.function.binary()
+            ))
+        })
+    };
     match route.operation {
         Operation::Summarize => {
             let input = parse_json(request)?;
             respond(
-                intents::summarize::summarize(provider, &input).await?,
+                intents::summarize::summarize(engine()?, &input).await?,
                 request_id,
                 started,
                 trace,
@@ -348,7 +381,7 @@ async fn dispatch(
         Operation::Classify => {
             let input = parse_json(request)?;
             respond(
-                intents::classify::classify(provider, &input).await?,
+                intents::classify::classify(engine()?, &input).await?,
                 request_id,
                 started,
                 trace,
@@ -357,7 +390,7 @@ async fn dispatch(
         Operation::Extract => {
             let input = parse_json(request)?;
             respond(
-                intents::extract::extract(provider, &input).await?,
+                intents::extract::extract(engine()?, &input).await?,
                 request_id,
                 started,
                 trace,
@@ -366,7 +399,7 @@ async fn dispatch(
         Operation::Recommend => {
             let input = parse_json(request)?;
             respond(
-                intents::recommend::recommend(provider, &input).await?,
+                intents::recommend::recommend(engine()?, &input).await?,
                 request_id,
                 started,
                 trace,
@@ -375,7 +408,7 @@ async fn dispatch(
         Operation::Score => {
             let input = parse_json(request)?;
             respond(
-                intents::score::score(provider, &input).await?,
+                intents::score::score(engine()?, &input).await?,
                 request_id,
                 started,
                 trace,
@@ -457,12 +490,16 @@ fn envelope_response<T: Serialize>(
 }
 
 async fn health(app: &App) -> Response<Body> {
-    let mut checks = vec![DependencyCheck {
-        name: format!("provider:{}", app.provider.name()),
-        status: Status::Ok,
-        latency_ms: 0,
-        detail: None,
-    }];
+    let mut checks: Vec<DependencyCheck> = app
+        .provider
+        .iter()
+        .map(|provider| DependencyCheck {
+            name: format!("provider:{}", provider.name()),
+            status: Status::Ok,
+            latency_ms: 0,
+            detail: None,
+        })
+        .collect();
     // The request log is soft, so its loss degrades observability but not the API.
     checks.push(dependency("request_log", Status::Degraded, app.request_log.check()).await);
     if let Some(store) = &app.feedback {

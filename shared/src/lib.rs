@@ -17,10 +17,13 @@
 //! - [`engine`]: the classic IR/NLP engine (sentences, BM25, TextRank/MMR, typed extractors).
 //! - [`embed`]: the sentence-embedding port and all-MiniLM-L6-v2 running in-process on candle.
 //! - [`store`]: the request log and feedback stores (DynamoDB, and in-memory for tests).
+//! - [`after_response`]: the internal Lambda extension that finishes request-log writes after the
+//!   response is sent and before the environment is frozen.
 //! - [`observability`]: JSON logs and the one summary line per request.
 //! - [`config`]: typed configuration read once per cold start from the environment.
 //! - [`openapi`]: the OpenAPI document generated from the contract, and the docs page.
 
+pub mod after_response;
 pub mod config;
 pub mod contract;
 pub mod embed;

@@ -211,6 +211,44 @@ async fn intents_answer_correctly_when_the_request_log_is_unreachable() {
     assert_eq!(health.body["status"], "degraded");
 }
 
+/// The request log is written after the response, by the functions' internal extension: a
+/// DynamoDB endpoint that accepts connections and never answers holds each write for its whole
+/// budget, and the response does not wait for it. Written inline, every response would take at
+/// least the fast client's 450 ms operation timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_request_log_does_not_hold_the_response() {
+    // Arrange: a black hole: connections are accepted and kept, nothing is ever answered.
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", hole.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = hole.accept().await {
+            held.push(stream);
+        }
+    });
+    let api = LocalApi::start(&url, &[("REQUEST_LOG_BUDGET_MS", "5000")])
+        .await
+        .expect("local API");
+    let cold = api.get("/v1/openapi.json").await.expect("call");
+    assert_eq!(cold.status, 200);
+    // Let the first write run out its time, so the environment is free again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // Act
+    let started = std::time::Instant::now();
+    let warm = api.get("/v1/openapi.json").await.expect("call");
+    let elapsed = started.elapsed();
+
+    // Assert
+    assert_eq!(warm.status, 200);
+    assert!(
+        elapsed < Duration::from_millis(300),
+        "the response waited for the request log write: {elapsed:?}"
+    );
+}
+
 /// Over 300 feedback writes with 30% of DynamoDB calls failing (throttled, 500, answered late
 /// after committing, or dropped after committing), no acknowledged write is lost and none is
 /// stored twice.

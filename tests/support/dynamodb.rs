@@ -81,6 +81,7 @@ impl DynamoLocal {
     pub fn client(&self) -> Client {
         let config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(shared::store::dynamo::https_client())
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
             .endpoint_url(&self.url)

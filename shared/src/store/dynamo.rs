@@ -1,4 +1,4 @@
-//! DynamoDB stores. Clients are built once per cold start; the endpoint comes from the standard
+//! DynamoDB stores. Clients are built once per execution environment, on first use; the endpoint comes from the standard
 //! `AWS_ENDPOINT_URL_DYNAMODB` (DynamoDB Local in local runs and tests), credentials and region
 //! from the standard chain.
 //!
@@ -7,6 +7,7 @@
 //! attempts, and the caller bounds them further with its own time budget.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,60 +16,104 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_smithy_http_client::tls;
+use tokio::sync::OnceCell;
 
 use super::{FeedbackStore, LogItem, PutOutcome, RequestLog, StoreError, StoredFeedback};
 use crate::contract::feedback::{Feedback, Rating};
 
-/// The two clients every function needs, configured for their write contracts.
-#[derive(Clone)]
+/// The two clients every function needs, configured for their write contracts, built on first
+/// use rather than at cold start: loading the SDK configuration and the TLS roots takes a few
+/// milliseconds, and most functions first need a client only for the request-log write, which
+/// runs after the response (see `after_response`). Clones share one pair of clients.
+#[derive(Clone, Default)]
 pub struct Clients {
+    built: Arc<OnceCell<Built>>,
+}
+
+struct Built {
     /// Hard writes and reads (feedback).
-    pub durable: Client,
-    /// Soft writes (request log): fail fast rather than hold the user's response.
-    pub fast: Client,
+    durable: Client,
+    /// Soft writes (request log): fail fast rather than hold the environment.
+    fast: Client,
 }
 
 impl Clients {
-    pub async fn from_env() -> Clients {
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        let durable = aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(4)
-                    .with_initial_backoff(Duration::from_millis(25))
-                    .with_max_backoff(Duration::from_millis(800)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_millis(500))
-                    .operation_attempt_timeout(Duration::from_millis(1500))
-                    .operation_timeout(Duration::from_secs(6))
-                    .build(),
-            )
-            .build();
-        let fast = aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(2)
-                    .with_initial_backoff(Duration::from_millis(10)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_millis(200))
-                    .operation_attempt_timeout(Duration::from_millis(200))
-                    .operation_timeout(Duration::from_millis(450))
-                    .build(),
-            )
-            .build();
-        Clients {
-            durable: Client::from_conf(durable),
-            fast: Client::from_conf(fast),
-        }
+    /// Clients from the standard environment (region, credentials, `AWS_ENDPOINT_URL_DYNAMODB`),
+    /// built when first asked for.
+    pub fn lazy() -> Clients {
+        Clients::default()
     }
+
+    /// The client for hard writes and reads.
+    pub async fn durable(&self) -> &Client {
+        &self.built.get_or_init(build).await.durable
+    }
+
+    /// The client for soft writes.
+    pub async fn fast(&self) -> &Client {
+        &self.built.get_or_init(build).await.fast
+    }
+}
+
+async fn build() -> Built {
+    let started = std::time::Instant::now();
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await;
+    let durable = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(4)
+                .with_initial_backoff(Duration::from_millis(25))
+                .with_max_backoff(Duration::from_millis(800)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(500))
+                .operation_attempt_timeout(Duration::from_millis(1500))
+                .operation_timeout(Duration::from_secs(6))
+                .build(),
+        )
+        .build();
+    let fast = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(10)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(200))
+                .operation_attempt_timeout(Duration::from_millis(200))
+                .operation_timeout(Duration::from_millis(450))
+                .build(),
+        )
+        .build();
+    tracing::debug!(
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "DynamoDB clients built"
+    );
+    Built {
+        durable: Client::from_conf(durable),
+        fast: Client::from_conf(fast),
+    }
+}
+
+/// The HTTPS client every SDK client here uses: hyper with rustls on `ring` (see the workspace
+/// manifest for why not the SDK's default aws-lc).
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }
 
 /// Maps an SDK failure to the store's two outcomes: retry later, or a bug.
@@ -122,14 +167,15 @@ fn n(v: impl ToString) -> AttributeValue {
 }
 
 pub struct DynamoRequestLog {
-    client: Client,
+    clients: Clients,
     table: String,
 }
 
 impl DynamoRequestLog {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    /// Writes with the fast client of `clients`.
+    pub fn new(clients: Clients, table: impl Into<String>) -> Self {
         DynamoRequestLog {
-            client,
+            clients,
             table: table.into(),
         }
     }
@@ -171,7 +217,9 @@ pub fn log_attributes(item: &LogItem) -> HashMap<String, AttributeValue> {
 #[async_trait]
 impl RequestLog for DynamoRequestLog {
     async fn append(&self, item: &LogItem) -> Result<(), StoreError> {
-        self.client
+        self.clients
+            .fast()
+            .await
             .put_item()
             .table_name(&self.table)
             .set_item(Some(log_attributes(item)))
@@ -182,7 +230,7 @@ impl RequestLog for DynamoRequestLog {
     }
 
     async fn check(&self) -> Result<(), StoreError> {
-        describe(&self.client, &self.table).await
+        describe(self.clients.fast().await, &self.table).await
     }
 }
 
@@ -197,14 +245,15 @@ async fn describe(client: &Client, table: &str) -> Result<(), StoreError> {
 }
 
 pub struct DynamoFeedbackStore {
-    client: Client,
+    clients: Clients,
     table: String,
 }
 
 impl DynamoFeedbackStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    /// Reads and writes with the durable client of `clients`.
+    pub fn new(clients: Clients, table: impl Into<String>) -> Self {
         DynamoFeedbackStore {
-            client,
+            clients,
             table: table.into(),
         }
     }
@@ -273,7 +322,9 @@ fn feedback_from(item: &HashMap<String, AttributeValue>) -> anyhow::Result<Store
 impl FeedbackStore for DynamoFeedbackStore {
     async fn put_feedback(&self, feedback: &StoredFeedback) -> Result<PutOutcome, StoreError> {
         let result = self
-            .client
+            .clients
+            .durable()
+            .await
             .put_item()
             .table_name(&self.table)
             .set_item(Some(feedback_attributes(feedback)?))
@@ -315,7 +366,9 @@ impl FeedbackStore for DynamoFeedbackStore {
 
     async fn get_feedback(&self, request_id: &str) -> Result<Option<StoredFeedback>, StoreError> {
         let out = self
-            .client
+            .clients
+            .durable()
+            .await
             .get_item()
             .table_name(&self.table)
             .key("request_id", s(request_id))
@@ -331,6 +384,6 @@ impl FeedbackStore for DynamoFeedbackStore {
     }
 
     async fn check(&self) -> Result<(), StoreError> {
-        describe(&self.client, &self.table).await
+        describe(self.clients.durable().await, &self.table).await
     }
 }
