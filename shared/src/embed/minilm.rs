@@ -84,6 +84,7 @@ impl MiniLm {
         let config_path = dir.join(CONFIG_FILE);
         let config = parse_config(&config_path, &read_model_file(&config_path, "config file")?)?;
 
+        let tokenizer_started = Instant::now();
         let tokenizer_path = dir.join(TOKENIZER_FILE);
         let tokenizer = load_tokenizer(
             &tokenizer_path,
@@ -91,14 +92,14 @@ impl MiniLm {
             &config,
         )?;
 
+        let tokenizer_ms = tokenizer_started.elapsed().as_millis() as u64;
+        let weights_started = Instant::now();
         let weights_path = dir.join(WEIGHTS_FILE);
         let device = Device::Cpu;
-        let model = load_weights(
-            &weights_path,
-            read_model_file(&weights_path, "weights file")?,
-            &config,
-            &device,
-        )?;
+        let bytes = read_model_file(&weights_path, "weights file")?;
+        let read_ms = weights_started.elapsed().as_millis() as u64;
+        let model = load_weights(&weights_path, bytes, &config, &device)?;
+        let weights_ms = weights_started.elapsed().as_millis() as u64 - read_ms;
 
         let pad_token_id = u32::try_from(config.pad_token_id).map_err(|_| EmbedError::Corrupt {
             path: config_path.clone(),
@@ -112,11 +113,16 @@ impl MiniLm {
         };
         // One tiny forward pass so a model that loads but cannot run fails here, at cold start,
         // rather than on the first request.
+        let check_started = Instant::now();
         this.embed(&[""])?;
         tracing::info!(
             model = MODEL_ID,
             dir = %dir.display(),
             elapsed_ms = started.elapsed().as_millis() as u64,
+            tokenizer_ms,
+            read_ms,
+            weights_ms,
+            check_ms = check_started.elapsed().as_millis() as u64,
             threads = candle_core::utils::get_num_threads(),
             "embedding model loaded"
         );
