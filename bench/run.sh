@@ -28,8 +28,9 @@ WARM="${BENCH_WARM:-1000}"
 WRK_SECONDS="${BENCH_WRK_SECONDS:-10}"
 EMBED_N=256
 if [[ -n "${BENCH_QUICK:-}" ]]; then COLD=5; WARM=200; WRK_SECONDS=3; EMBED_N=64; fi
-# The functions' own setting (`.cargo/config.toml`), repeated for builds started from bench/.
-export AWS_LC_SYS_NO_JITTER_ENTROPY=1
+# template.yaml's allocator settings (Globals), for every process measured here alike: the
+# function processes get them from the harness too, the embedding benchmarks from here.
+export MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824
 
 say() { printf '\n== %s\n' "$*" >&2; }
 mkdir -p "$RESULTS"
@@ -65,13 +66,11 @@ else
 fi
 HARNESS="$TARGET/tool/bench-harness"
 
-# Which functions load the embedding model (lazy loading should keep it out of the others).
+# Which functions load the embedding model: the ones whose `main` calls
+# `App::with_embedding_model` (shared::routes::Function::uses_model says the same).
 if [[ -z "${BENCH_MODEL_FUNCTIONS+x}" ]]; then
-  BENCH_MODEL_FUNCTIONS=""
-  if grep -qs 'pub mod embed' "$ROOT/shared/src/lib.rs"; then
-    BENCH_MODEL_FUNCTIONS="$(grep -ls 'embed' "$ROOT"/shared/src/intents/*.rs 2>/dev/null \
-      | xargs -r -n1 basename | sed 's/\.rs$//' | { grep -vx mod || true; } | paste -sd, - || true)"
-  fi
+  BENCH_MODEL_FUNCTIONS="$(grep -l 'with_embedding_model' "$ROOT"/functions/*/src/main.rs \
+    | xargs -r -n1 dirname | xargs -r -n1 dirname | xargs -r -n1 basename | paste -sd, - || true)"
 fi
 model_args=()
 if [[ -n "$BENCH_MODEL_FUNCTIONS" && -d "$MODEL_DIR" ]]; then model_args=(--model-dir "$MODEL_DIR"); fi
@@ -100,7 +99,7 @@ for boot in sorted(lambda_dir.glob("*/bootstrap")):
         z.write(boot, "bootstrap")
     rows.append({"name": boot.parent.name, "raw": boot.stat().st_size, "zip": buf.tell()})
 python = json.loads(subprocess.check_output([py, pkg, "generate (fastapi, mangum)=fastapi,mangum",
-                                             "score (+ rank_bm25, numpy)=fastapi,mangum,rank-bm25"]))
+                                             "score (+ rank_bm25, sentence-transformers, torch)=fastapi,mangum,rank-bm25,sentence-transformers"]))
 json.dump({"binaries": rows, "python": python}, open(out, "w"), indent=1)
 EOF
   else

@@ -84,6 +84,7 @@ PAYLOADS = {
     }),
     "score": event("POST", "/v1/score", {"query": "cold start latency of rust lambda", "documents": DOCS}),
     "health": event("GET", "/v1/health", None),
+    "docs": event("GET", "/v1/openapi.json", None),
     # `__UNIQUE__` is replaced per invocation by the harness, so every warm write is a new item.
     "feedback": event("POST", "/v1/feedback", {"request_id": "bench-__UNIQUE__", "rating": "positive",
                                                 "comment": "fast and right"}),
@@ -92,7 +93,7 @@ PAYLOADS = {
 if __name__ == "__main__":
     OUT.mkdir(exist_ok=True)
     for name, payload in PAYLOADS.items():
-        (OUT / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+        (OUT / f"{name}.json").write_text(json.dumps(payload, indent=1) + "\n")
     # Request bodies alone, for the HTTP load test of the local API.
     for name in ("score", "classify", "summarize"):
         (OUT / f"{name}.body.json").write_text(PAYLOADS[name]["body"] + "\n")

@@ -1,27 +1,58 @@
-"""`POST /v1/score` in FastAPI + Mangum, equivalent to `functions/score`: the same request bounds
-and closed shape (pydantic, extra fields forbidden, unique ids), RFC 9457 problem+json errors
-with JSON pointers, BM25 (rank_bm25, Okapi) with scores squashed into [0, 1], and the same success
-envelope with `meta`. It does less text processing than the Rust engine (no stemming, no
-passages), which only favours Python in the comparison. Like the Rust functions, it writes one
-request-log item to DynamoDB per request (`REQUEST_LOG_TABLE`, inline, before answering)."""
+"""`POST /v1/score` in FastAPI + Mangum, equivalent to `functions/score` with its embedding model
+(`MODEL_DIR`): the same request bounds and closed shape (pydantic, extra fields forbidden, unique
+ids), RFC 9457 problem+json errors with JSON pointers, and the same success envelope with `meta`.
+
+Scoring is the same hybrid as the Rust engine's defaults (`Tuning`: min-max fusion, lexical
+weight 0.4): every document is cut into passages of whole sentences of about 120 words; BM25
+(rank_bm25, Okapi) scores every passage; up to 48 passages, taken document by document in BM25
+order, are embedded with all-MiniLM-L6-v2 (sentence-transformers on PyTorch, CPU, mean pooling,
+L2-normalised, 256 wordpieces) in one `encode` call together with the query; each document keeps
+its best passage for both signals (a document the passage budget does not reach gets the
+request's lowest cosine); each signal is min-max normalised over the documents and the two are
+fused as 0.4 * lexical + 0.6 * dense, clamped to [0, 1]. The model is loaded once, at import
+(the cold start), from local files only; nothing is fetched from the network. The lexical side
+does less text processing than the Rust engine (no stemming), which only favours Python.
+
+Like the Rust functions, it writes one request-log item to DynamoDB per request
+(`REQUEST_LOG_TABLE`, inline, before answering)."""
 import hashlib
-import math
 import os
+import pathlib
 import re
 import time
 import uuid
 from typing import Annotated, List, Optional
+
+# Local model files only: set before transformers / huggingface_hub are imported.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 import boto3
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from rank_bm25 import BM25Okapi
+from sentence_transformers import SentenceTransformer
+try:  # sentence-transformers >= 6
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+except ImportError:  # older releases
+    from sentence_transformers.models import Normalize, Pooling, Transformer
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 WORD = re.compile(r"\w+", re.UNICODE)
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+# The Rust engine's defaults (shared/src/provider/embedded: `Tuning::default()`, score.rs).
+PASSAGE_WORDS = 120
+MAX_EMBEDDED_PASSAGES = 48
+LEXICAL_WEIGHT = 0.4
+MAX_SEQ_LENGTH = 256
+MODEL_ID = "all-MiniLM-L6-v2"
 
 
 def not_blank(value: str) -> str:
@@ -59,6 +90,17 @@ app = FastAPI(title="score")
 LOG_TABLE = os.environ.get("REQUEST_LOG_TABLE")
 dynamodb = boto3.client("dynamodb") if LOG_TABLE else None
 
+# The model, once per cold start. `MODEL_DIR` holds the raw files (config.json, tokenizer.json,
+# model.safetensors; no modules.json), so the pipeline is built explicitly. Without `MODEL_DIR`
+# (e.g. the in-process check of bench/smoke.sh) the repo's `.tools` copy is used.
+MODEL_DIR = os.environ.get("MODEL_DIR") or str(
+    pathlib.Path(__file__).resolve().parents[2] / ".tools" / "model" / MODEL_ID)
+_transformer = Transformer(MODEL_DIR, max_seq_length=MAX_SEQ_LENGTH)
+MODEL = SentenceTransformer(
+    modules=[_transformer, Pooling(_transformer.get_embedding_dimension(), pooling_mode="mean"), Normalize()],
+    device="cpu")
+MODEL.eval()
+
 
 def write_request_log(rid: str, route: str, status: int, latency_ms: int, raw: bytes):
     """The soft write: its failure never fails the request."""
@@ -93,15 +135,91 @@ def tokens(text: str) -> List[str]:
     return WORD.findall(text.lower())
 
 
+def passages(text: str) -> List[str]:
+    """Consecutive sentences grouped into passages of at most about PASSAGE_WORDS words (a
+    sentence longer than that on its own is cut at word boundaries, so the model reads all of it)."""
+    out: List[str] = []
+    current: List[str] = []
+    words = 0
+    for sentence in SENTENCE_END.split(text.strip()):
+        n = len(sentence.split())
+        if n == 0:
+            continue
+        if n > PASSAGE_WORDS:
+            if current:
+                out.append(" ".join(current))
+                current, words = [], 0
+            w = sentence.split()
+            out.extend(" ".join(w[i:i + PASSAGE_WORDS]) for i in range(0, n, PASSAGE_WORDS))
+            continue
+        if words and words + n > PASSAGE_WORDS:
+            out.append(" ".join(current))
+            current, words = [], 0
+        current.append(sentence)
+        words += n
+    if current:
+        out.append(" ".join(current))
+    return out or [text]
+
+
+def min_max(values: np.ndarray) -> np.ndarray:
+    """Over the request's documents, as `engine::rank::min_max` (a flat signal: 1 if non-zero)."""
+    lo, hi = float(values.min()), float(values.max())
+    if hi > lo:
+        return np.clip((values - lo) / (hi - lo), 0.0, 1.0)
+    return (values != 0).astype(np.float64)
+
+
+def hybrid_scores(query: str, texts: List[str]):
+    """Fused score per document, plus the usage accounting (model tokens, texts embedded)."""
+    n_docs = len(texts)
+    doc_passages = [passages(t) for t in texts]
+    owner = [d for d, ps in enumerate(doc_passages) for _ in ps]
+    flat = [p for ps in doc_passages for p in ps]
+
+    # Lexical: BM25 over all passages, best passage per document.
+    corpus = [tokens(p) for p in flat]
+    query_terms = tokens(query)
+    bm25_best = np.zeros(n_docs)
+    if query_terms and any(corpus):
+        for p, s in enumerate(BM25Okapi(corpus).get_scores(query_terms)):
+            d = owner[p]
+            bm25_best[d] = max(bm25_best[d], s if np.isfinite(s) else 0.0)
+
+    # Dense: passages document by document in BM25 order, up to the budget, one batch with the
+    # query; identical texts are embedded once.
+    order = sorted(range(n_docs), key=lambda d: (-bm25_best[d], d))
+    batch_owner: List[int] = []
+    batch_texts: List[str] = []
+    for d in order:
+        for p in doc_passages[d]:
+            if len(batch_texts) >= MAX_EMBEDDED_PASSAGES:
+                break
+            batch_texts.append(p)
+            batch_owner.append(d)
+    unique = list(dict.fromkeys([query] + batch_texts))
+    slot = {t: i for i, t in enumerate(unique)}
+    vectors = MODEL.encode(unique, batch_size=32, normalize_embeddings=True,
+                           convert_to_numpy=True, show_progress_bar=False)
+    cosines = vectors @ vectors[slot[query]]
+    dense_best = np.full(n_docs, -np.inf)
+    for t, d in zip(batch_texts, batch_owner):
+        dense_best[d] = max(dense_best[d], float(cosines[slot[t]]))
+    reached = np.isfinite(dense_best)
+    dense_best[~reached] = dense_best[reached].min() if reached.any() else 0.0
+
+    fused = np.clip(LEXICAL_WEIGHT * min_max(bm25_best) + (1.0 - LEXICAL_WEIGHT) * min_max(dense_best), 0.0, 1.0)
+    input_tokens = sum(len(ids) for ids in MODEL.tokenizer(
+        unique, truncation=True, max_length=MAX_SEQ_LENGTH)["input_ids"])
+    return fused, input_tokens, len(unique)
+
+
 @app.post("/v1/score")
 async def score(body: ScoreRequest, request: Request):
     started = time.perf_counter()
-    corpus = [tokens(d.text) for d in body.documents]
-    query = tokens(body.query)
-    raw = BM25Okapi(corpus).get_scores(query)
+    fused, input_tokens, embedded = hybrid_scores(body.query, [d.text for d in body.documents])
     scored = sorted(
-        ({"id": d.id, "index": i, "score": float(1.0 - math.exp(-max(s, 0.0) / 4.0))}
-         for i, (d, s) in enumerate(zip(body.documents, raw))),
+        ({"id": d.id, "index": i, "score": float(s)} for i, (d, s) in enumerate(zip(body.documents, fused))),
         key=lambda r: (-r["score"], r["index"]))
     if body.top_k:
         scored = scored[: body.top_k]
@@ -110,8 +228,8 @@ async def score(body: ScoreRequest, request: Request):
     write_request_log(rid, "/v1/score", 200, latency_ms, await request.body())
     return {"results": scored, "meta": {
         "request_id": rid, "api_version": "v1", "provider": "embedded",
-        "model": "bm25", "usage": {"input_tokens": len(query) + sum(map(len, corpus)),
-                                   "output_tokens": 0, "embedded_texts": 0},
+        "model": f"{MODEL_ID}+bm25", "usage": {"input_tokens": input_tokens,
+                                               "output_tokens": 0, "embedded_texts": embedded},
         "latency_ms": latency_ms}}
 
 

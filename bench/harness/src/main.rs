@@ -30,8 +30,20 @@ use local_api::runtime::{FunctionHost, InvokeResult};
 use serde_json::{Value, json};
 use shared::routes::Function;
 
-/// Rust intent functions measured, with the event each is invoked with (`payloads/<name>.json`).
-const RUST_FUNCTIONS: [&str; 6] = ["summarize", "classify", "extract", "recommend", "score", "health"];
+/// Rust functions measured, with the event each is invoked with (`payloads/<name>.json`): the
+/// intents, and `health` and `docs` (`GET /v1/openapi.json`), the two that use no model.
+const RUST_FUNCTIONS: [&str; 7] = [
+    "summarize",
+    "classify",
+    "extract",
+    "recommend",
+    "score",
+    "health",
+    "docs",
+];
+
+/// The model directory used when `--model-dir` is not given (what `scripts/setup.sh` fetches).
+const DEFAULT_MODEL_DIR: &str = ".tools/model/all-MiniLM-L6-v2";
 
 struct Args {
     bench_dir: PathBuf,
@@ -94,11 +106,21 @@ fn parse_args() -> anyhow::Result<Args> {
                     "usage: bench-harness [--bin-dir DIR] [--bench-bin-dir DIR] [--python PY] [--out JSON]\n\
                      \x20      [--cold N] [--warm N] [--sections lambda,ddb,http] [--only a,b]\n\
                      \x20      [--ddb-endpoint URL] [--ddb-warm N] [--wrk-seconds S] [--model-dir DIR]\n\
-                     \x20      [--progress FILE] [--smoke]"
+                     \x20      [--progress FILE] [--smoke]\n\
+                     --model-dir defaults to ../{DEFAULT_MODEL_DIR} (from --bench-dir) when it exists, except with --smoke."
                 );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other} (see --help)"),
+        }
+    }
+    // The model functions and `py-score` load the model as deployed (`MODEL_DIR` in
+    // template.yaml); a full run without `--model-dir` still gives it to both sides, so that
+    // Rust and Python do the same (hybrid) work. The smoke check stays without it.
+    if a.model_dir.is_none() && !a.smoke {
+        let dir = a.bench_dir.join("..").join(DEFAULT_MODEL_DIR);
+        if dir.join("model.safetensors").is_file() {
+            a.model_dir = Some(dir.display().to_string());
         }
     }
     Ok(a)
@@ -111,7 +133,11 @@ struct Progress(Arc<Mutex<Box<dyn Write + Send>>>);
 impl Progress {
     fn open(path: Option<&Path>) -> Progress {
         let sink: Box<dyn Write + Send> = match path.and_then(|p| {
-            std::fs::OpenOptions::new().append(true).create(true).open(p).ok()
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(p)
+                .ok()
         }) {
             Some(f) => Box::new(f),
             None => Box::new(std::io::stderr()),
@@ -157,6 +183,8 @@ struct Samples {
     cold_ms: Vec<f64>,
     ready_ms: Vec<f64>,
     warm_us: Vec<f64>,
+    /// Per warm invocation: response → environment free again (work after answering, billed).
+    after_us: Vec<f64>,
     rss_after_first_kib: Vec<u64>,
     peak_rss_kib: Option<u64>,
     statuses: HashMap<u16, u64>,
@@ -169,7 +197,12 @@ fn status_of(result: &InvokeResult) -> Result<u16, String> {
             .ok()
             .and_then(|v| v.get("statusCode").and_then(Value::as_u64))
             .map(|s| s as u16)
-            .ok_or_else(|| format!("not an API Gateway response: {}", String::from_utf8_lossy(body))),
+            .ok_or_else(|| {
+                format!(
+                    "not an API Gateway response: {}",
+                    String::from_utf8_lossy(body)
+                )
+            }),
         InvokeResult::Error(e) => Err(e.clone()),
     }
 }
@@ -182,22 +215,31 @@ fn read_payload(bench_dir: &Path, name: &str) -> anyhow::Result<Bytes> {
 }
 
 /// What every function gets, as `template.yaml` deploys them: the request-log table (every Rust
-/// function writes one log item per request, inline), the feedback table, the model directory.
+/// function writes one log item per request, after answering through its internal extension),
+/// the feedback table, the model directory.
 fn base_env(a: &Args) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
         ("AWS_REGION", "us-east-1"),
         ("AWS_DEFAULT_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
-        ("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true"),
         ("REQUEST_LOG_TABLE", "bench-request-log"),
         ("FEEDBACK_TABLE", "bench-feedback"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
+    // The fixed variables template.yaml's Globals give every function (allocator settings too).
+    env.extend(
+        local_api::TEMPLATE_GLOBALS
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     // Without DynamoDB Local, a closed loopback port: the SDKs must never reach for AWS itself.
-    let endpoint = a.ddb_endpoint.clone().unwrap_or_else(|| "http://127.0.0.1:9".to_owned());
+    let endpoint = a
+        .ddb_endpoint
+        .clone()
+        .unwrap_or_else(|| "http://127.0.0.1:9".to_owned());
     env.push(("AWS_ENDPOINT_URL_DYNAMODB".into(), endpoint));
     if let Some(dir) = &a.model_dir {
         env.push(("MODEL_DIR".to_owned(), dir.clone()));
@@ -276,7 +318,10 @@ fn ddb_contenders(a: &Args) -> anyhow::Result<Vec<Contender>> {
 
 fn filter(list: Vec<Contender>, only: &Option<Vec<String>>) -> Vec<Contender> {
     match only {
-        Some(names) => list.into_iter().filter(|c| names.contains(&c.name)).collect(),
+        Some(names) => list
+            .into_iter()
+            .filter(|c| names.contains(&c.name))
+            .collect(),
         None => list,
     }
 }
@@ -293,8 +338,13 @@ async fn measure(
     let mut alive = vec![true; contenders.len()];
     for c in contenders {
         hosts.push(
-            FunctionHost::bind(&c.name, c.binary.clone(), c.env.clone(), Duration::from_secs(60))
-                .await?,
+            FunctionHost::bind(
+                &c.name,
+                c.binary.clone(),
+                c.env.clone(),
+                Duration::from_secs(60),
+            )
+            .await?,
         );
     }
     // Round 0 warms the page cache (and Python's bytecode cache) and is not recorded.
@@ -368,9 +418,16 @@ async fn measure(
         let deadline = Instant::now() + Duration::from_secs(120);
         for _ in 0..warm {
             let payload = c.unique_payload();
+            // Each invocation starts with the environment free, as a request that Lambda routes
+            // to an idle environment: work it finishes after answering (the request-log write,
+            // see shared::after_response) is timed separately below.
+            let _ = host.wait_idle(Duration::from_secs(10)).await;
             let t = Instant::now();
             let result = host.invoke(payload).await;
             let elapsed = t.elapsed();
+            if host.wait_idle(Duration::from_secs(10)).await.is_ok() {
+                s.after_us.push((t.elapsed() - elapsed).as_secs_f64() * 1e6);
+            }
             match status_of(&result) {
                 Ok(status) => *s.statuses.entry(status).or_default() += 1,
                 Err(e) => {
@@ -380,7 +437,8 @@ async fn measure(
             }
             s.warm_us.push(elapsed.as_secs_f64() * 1e6);
             if Instant::now() > deadline {
-                s.errors.push("warm phase stopped at its 120 s bound".into());
+                s.errors
+                    .push("warm phase stopped at its 120 s bound".into());
                 break;
             }
         }
@@ -418,6 +476,7 @@ fn samples_json(contenders: &[Contender], samples: &[Samples]) -> Value {
                     "cold_ms": s.cold_ms,
                     "ready_ms": s.ready_ms,
                     "warm_us": s.warm_us,
+                    "after_us": s.after_us,
                     "rss_after_first_kib": s.rss_after_first_kib,
                     "peak_rss_kib": s.peak_rss_kib,
                     "statuses": s.statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
@@ -440,7 +499,8 @@ async fn http_section(a: &Args, progress: &Progress) -> anyhow::Result<Value> {
             missing.push(f.binary());
             continue;
         }
-        let host = FunctionHost::bind(f.binary(), binary, env.clone(), Duration::from_secs(29)).await?;
+        let host =
+            FunctionHost::bind(f.binary(), binary, env.clone(), Duration::from_secs(29)).await?;
         host.start().await?;
         functions.insert(f, host);
     }
@@ -449,7 +509,10 @@ async fn http_section(a: &Args, progress: &Progress) -> anyhow::Result<Value> {
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
-    let gateway = Arc::new(Gateway { stage: "Prod".into(), functions });
+    let gateway = Arc::new(Gateway {
+        stage: "Prod".into(),
+        functions,
+    });
     let served = tokio::spawn(gateway.clone().serve(listener));
     let routes: [(&str, &str, Option<&str>); 3] = [
         ("GET /v1/health (cheap)", "/Prod/v1/health", None),
@@ -463,7 +526,9 @@ async fn http_section(a: &Args, progress: &Progress) -> anyhow::Result<Value> {
         let script = scratch.join("request.lua");
         let lua = match body {
             Some(name) => {
-                let text = std::fs::read_to_string(a.bench_dir.join(format!("payloads/{name}.body.json")))?;
+                let text = std::fs::read_to_string(
+                    a.bench_dir.join(format!("payloads/{name}.body.json")),
+                )?;
                 format!(
                     "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = {}\n",
                     lua_string(text.trim())
@@ -474,7 +539,13 @@ async fn http_section(a: &Args, progress: &Progress) -> anyhow::Result<Value> {
         std::fs::write(&script, lua)?;
         let url = format!("http://127.0.0.1:{port}{path}");
         let output = tokio::process::Command::new(&wrk)
-            .args(["-t1", "-c4", &format!("-d{}s", a.wrk_seconds), "--latency", "-s"])
+            .args([
+                "-t1",
+                "-c4",
+                &format!("-d{}s", a.wrk_seconds),
+                "--latency",
+                "-s",
+            ])
             .arg(&script)
             .arg(&url)
             .kill_on_drop(true)
@@ -522,7 +593,9 @@ fn lua_string(s: &str) -> String {
 /// Requests/sec, latency percentiles and error counts from `wrk --latency` output.
 fn parse_wrk(text: &str) -> Value {
     let to_ms = |v: &str| -> Option<f64> {
-        let (num, unit) = v.trim().split_at(v.trim().find(|c: char| c.is_alphabetic())?);
+        let (num, unit) = v
+            .trim()
+            .split_at(v.trim().find(|c: char| c.is_alphabetic())?);
         let n: f64 = num.parse().ok()?;
         Some(match unit {
             "us" => n / 1e3,
@@ -550,14 +623,20 @@ fn parse_wrk(text: &str) -> Value {
                 out.insert("p99_ms".into(), json!(to_ms(v)));
             }
             (Some("Non-2xx"), _) => {
-                out.insert("non_2xx".into(), json!(t.rsplit(' ').next().and_then(|v| v.parse::<u64>().ok())));
+                out.insert(
+                    "non_2xx".into(),
+                    json!(t.rsplit(' ').next().and_then(|v| v.parse::<u64>().ok())),
+                );
             }
             _ => {}
         }
-        if t.contains(" requests in") {
-            if let Some(n) = t.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()) {
-                out.insert("requests".into(), json!(n));
-            }
+        if t.contains(" requests in")
+            && let Some(n) = t
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+        {
+            out.insert("requests".into(), json!(n));
         }
     }
     Value::Object(out)
@@ -577,7 +656,11 @@ async fn smoke(a: &Args, progress: &Progress) -> anyhow::Result<()> {
     let mut contenders = lambda_contenders(a)?;
     contenders.retain(|c| c.binary.is_file() && (c.lang != "python" || a.python.is_file()));
     if contenders.is_empty() {
-        bail!("no contender binary found under {} / {}", a.bin_dir.display(), a.bench_bin_dir.display());
+        bail!(
+            "no contender binary found under {} / {}",
+            a.bin_dir.display(),
+            a.bench_bin_dir.display()
+        );
     }
     let samples = measure(&contenders, 1, 5, progress).await?;
     let mut failed = Vec::new();
@@ -589,7 +672,10 @@ async fn smoke(a: &Args, progress: &Progress) -> anyhow::Result<()> {
     if !failed.is_empty() {
         bail!("smoke failed:\n  {}", failed.join("\n  "));
     }
-    println!("bench harness smoke: ok ({} contenders answered)", contenders.len());
+    println!(
+        "bench harness smoke: ok ({} contenders answered)",
+        contenders.len()
+    );
     Ok(())
 }
 
@@ -604,7 +690,16 @@ async fn main() -> anyhow::Result<()> {
     out.insert("cold_starts".into(), json!(a.cold));
     out.insert("warm_invocations".into(), json!(a.warm));
     if a.sections.iter().any(|s| s == "lambda") {
-        progress.say(format!("lambda: {} cold starts + {} warm invocations per contender", a.cold, a.warm));
+        progress.say(format!(
+            "lambda: {} cold starts + {} warm invocations per contender",
+            a.cold, a.warm
+        ));
+        progress.say(format!(
+            "MODEL_DIR: {}",
+            a.model_dir
+                .as_deref()
+                .unwrap_or("none (no --model-dir, no model under .tools)")
+        ));
         let contenders = lambda_contenders(&a)?;
         let samples = measure(&contenders, a.cold, a.warm, &progress).await?;
         out.insert("lambda".into(), samples_json(&contenders, &samples));
@@ -612,13 +707,18 @@ async fn main() -> anyhow::Result<()> {
     if a.sections.iter().any(|s| s == "ddb") {
         match &a.ddb_endpoint {
             Some(endpoint) => {
-                progress.say(format!("ddb: feedback writes to DynamoDB Local at {endpoint}"));
+                progress.say(format!(
+                    "ddb: feedback writes to DynamoDB Local at {endpoint}"
+                ));
                 let contenders = ddb_contenders(&a)?;
                 let samples = measure(&contenders, a.cold, a.ddb_warm, &progress).await?;
                 out.insert("ddb".into(), samples_json(&contenders, &samples));
             }
             None => {
-                out.insert("ddb_skipped".into(), json!("no --ddb-endpoint (DynamoDB Local not started)"));
+                out.insert(
+                    "ddb_skipped".into(),
+                    json!("no --ddb-endpoint (DynamoDB Local not started)"),
+                );
             }
         }
     }
