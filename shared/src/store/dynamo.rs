@@ -61,41 +61,62 @@ impl Clients {
     }
 }
 
+/// Retries and timeouts of one client; the totals stay well below API Gateway's 29 s.
+struct Budget {
+    attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    connect: Duration,
+    attempt: Duration,
+    operation: Duration,
+}
+
+/// Feedback: 4 attempts of at most 1.5 s within 6 s, so a throttled write still lands.
+const DURABLE: Budget = Budget {
+    attempts: 4,
+    initial_backoff: Duration::from_millis(25),
+    max_backoff: Duration::from_millis(800),
+    connect: Duration::from_millis(500),
+    attempt: Duration::from_millis(1500),
+    operation: Duration::from_secs(6),
+};
+
+/// Request log: 2 short attempts within 450 ms; the caller bounds it further with its budget.
+const FAST: Budget = Budget {
+    attempts: 2,
+    initial_backoff: Duration::from_millis(10),
+    max_backoff: Duration::from_millis(100),
+    connect: Duration::from_millis(200),
+    attempt: Duration::from_millis(200),
+    operation: Duration::from_millis(450),
+};
+
+fn configured(sdk: &aws_config::SdkConfig, budget: &Budget) -> aws_sdk_dynamodb::Config {
+    aws_sdk_dynamodb::config::Builder::from(sdk)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(budget.attempts)
+                .with_initial_backoff(budget.initial_backoff)
+                .with_max_backoff(budget.max_backoff),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(budget.connect)
+                .operation_attempt_timeout(budget.attempt)
+                .operation_timeout(budget.operation)
+                .build(),
+        )
+        .build()
+}
+
 async fn build() -> Built {
     let started = std::time::Instant::now();
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
         .load()
         .await;
-    let durable = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(4)
-                .with_initial_backoff(Duration::from_millis(25))
-                .with_max_backoff(Duration::from_millis(800)),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(500))
-                .operation_attempt_timeout(Duration::from_millis(1500))
-                .operation_timeout(Duration::from_secs(6))
-                .build(),
-        )
-        .build();
-    let fast = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(2)
-                .with_initial_backoff(Duration::from_millis(10)),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(200))
-                .operation_attempt_timeout(Duration::from_millis(200))
-                .operation_timeout(Duration::from_millis(450))
-                .build(),
-        )
-        .build();
+    let durable = configured(&sdk, &DURABLE);
+    let fast = configured(&sdk, &FAST);
     tracing::debug!(
         elapsed_us = started.elapsed().as_micros() as u64,
         "DynamoDB clients built"
