@@ -9,7 +9,8 @@
 # invocations, default 1000), BENCH_WRK_SECONDS (default 10), BENCH_SKIP_ARM64=1 (no cross
 # build, no size section), BENCH_ARM64_FUNCTIONS=a,b (cross-build only these), BENCH_SKIP_BUILD=1 (measure the binaries already built),
 # BENCH_SKIP_EMBED=1, BENCH_SKIP_DDB=1, BENCH_SKIP_HTTP=1,
-# BENCH_MODEL_FUNCTIONS (comma list of functions that load the model; guessed from the code).
+# BENCH_MODEL_FUNCTIONS (comma list of functions that load the model; default: the functions whose
+# main calls App::with_embedding_model).
 #
 # Everything it starts (DynamoDB Local, function processes, wrk) listens on or targets 127.0.0.1
 # only, is bounded in count and time, and is stopped when the script exits.
