@@ -4,10 +4,11 @@
 //!
 //! # Layout
 //! - [`runtime`]: the Lambda Runtime API emulator, one per function (`/next`, `/response`,
-//!   `/error`, `/init/error`, extension `register` and `event/next`), with a queue of pending invocations and process supervision.
+//!   `/error`, `/init/error`, and the Extensions API's `register` and `event/next` that the
+//!   functions' request-log extension uses), with a queue of pending invocations and process
+//!   supervision.
 //! - [`gateway`]: the HTTP front: routing with the shared route table, event construction,
-//!   response translation, API Gateway's own limits and errors (10 MB, 29 s, 502 on a crash),
-//!   and the Extensions API that the functions' request-log extension uses.
+//!   response translation, API Gateway's own limits and errors (10 MB, 29 s, 502 on a crash).
 
 pub mod gateway;
 pub mod runtime;
@@ -19,3 +20,10 @@ pub const TEMPLATE_GLOBALS: [(&str, &str); 3] = [
     ("MALLOC_MMAP_THRESHOLD_", "33554432"),
     ("MALLOC_TRIM_THRESHOLD_", "1073741824"),
 ];
+
+/// [`TEMPLATE_GLOBALS`] as owned pairs, ready to add to a function's environment.
+pub fn template_globals() -> impl Iterator<Item = (String, String)> {
+    TEMPLATE_GLOBALS
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+}

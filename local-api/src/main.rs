@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use local_api::TEMPLATE_GLOBALS;
 use local_api::gateway::Gateway;
 use local_api::runtime::FunctionHost;
 use shared::routes::Function;
@@ -64,11 +63,7 @@ fn function_env() -> Vec<(String, String)> {
         })
         .collect();
     // What template.yaml's Globals set for every function (a test keeps the two in step).
-    env.extend(
-        TEMPLATE_GLOBALS
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
+    env.extend(local_api::template_globals());
     env
 }
 

@@ -70,7 +70,7 @@ pub struct FunctionHost {
     /// Extensions registered by the current process.
     extensions: std::sync::Mutex<Vec<Registered>>,
     /// Signalled whenever an extension finishes an invocation or the runtime starts polling.
-    extension_done: Notify,
+    state_changed: Notify,
     pub timeout: Duration,
 }
 
@@ -105,7 +105,7 @@ impl FunctionHost {
             ready: AtomicBool::new(false),
             polling: AtomicBool::new(false),
             extensions: std::sync::Mutex::new(Vec::new()),
-            extension_done: Notify::new(),
+            state_changed: Notify::new(),
             timeout,
         });
         let served = host.clone();
@@ -138,7 +138,7 @@ impl FunctionHost {
         self.ready.store(false, Ordering::SeqCst);
         self.polling.store(false, Ordering::SeqCst);
         self.registered().clear();
-        self.extension_done.notify_waiters();
+        self.state_changed.notify_waiters();
         let started = Instant::now();
         let mut cmd = Command::new(&self.binary);
         cmd.env_clear()
@@ -182,16 +182,10 @@ impl FunctionHost {
     /// `/next` and every extension has finished the previous invocation. The time between a
     /// response and this point is work the environment does after answering (still billed).
     pub async fn wait_idle(&self, limit: Duration) -> anyhow::Result<()> {
-        tokio::time::timeout(limit, async {
-            loop {
-                let changed = self.extension_done.notified();
-                if self.polling.load(Ordering::SeqCst) && self.registered().iter().all(|e| !e.busy)
-                {
-                    return;
-                }
-                changed.await;
-            }
-        })
+        tokio::time::timeout(
+            limit,
+            self.wait_until(|| self.polling.load(Ordering::SeqCst) && self.extensions_idle()),
+        )
         .await
         .with_context(|| format!("function {} was still busy after {limit:?}", self.name))
     }
@@ -204,14 +198,20 @@ impl FunctionHost {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    async fn extensions_idle(&self) {
+    /// Every extension has finished the invocation it was last handed.
+    fn extensions_idle(&self) -> bool {
+        self.registered().iter().all(|e| !e.busy)
+    }
+
+    /// Returns once `condition` holds, re-checking it whenever the host's state changes.
+    async fn wait_until(&self, condition: impl Fn() -> bool) {
         loop {
-            // Created before the check so a notification between the check and the wait is kept.
-            let done = self.extension_done.notified();
-            if self.registered().iter().all(|e| !e.busy) {
+            // Created before the check so a change between the check and the wait is not missed.
+            let changed = self.state_changed.notified();
+            if condition() {
                 return;
             }
-            done.await;
+            changed.await;
         }
     }
 
@@ -300,9 +300,9 @@ impl FunctionHost {
         match (method.as_str(), parts.as_slice()) {
             ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => {
                 self.ready.store(true, Ordering::SeqCst);
-                self.extensions_idle().await;
+                self.wait_until(|| self.extensions_idle()).await;
                 self.polling.store(true, Ordering::SeqCst);
-                self.extension_done.notify_waiters();
+                self.state_changed.notify_waiters();
                 let next = self.queue_rx.lock().await.recv().await;
                 self.polling.store(false, Ordering::SeqCst);
                 let Some(p) = next else {
@@ -380,7 +380,7 @@ impl FunctionHost {
                     extension.busy = false;
                     extension.inbox.clone()
                 };
-                self.extension_done.notify_waiters();
+                self.state_changed.notify_waiters();
                 let Some(event) = inbox.lock().await.recv().await else {
                     return plain(StatusCode::GONE, "shutting down");
                 };

@@ -220,10 +220,7 @@ fn local_functions_get_the_fixed_environment_of_template_globals() {
         })
         .filter(|(k, _)| k != "INTENT_PROVIDER")
         .collect();
-    let local: BTreeMap<String, String> = local_api::TEMPLATE_GLOBALS
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+    let local: BTreeMap<String, String> = local_api::template_globals().collect();
     assert_eq!(local, fixed);
 }
 

@@ -230,11 +230,7 @@ fn base_env(a: &Args) -> Vec<(String, String)> {
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     // The fixed variables template.yaml's Globals give every function (allocator settings too).
-    env.extend(
-        local_api::TEMPLATE_GLOBALS
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
+    env.extend(local_api::template_globals());
     // Without DynamoDB Local, a closed loopback port: the SDKs must never reach for AWS itself.
     let endpoint = a
         .ddb_endpoint

@@ -1,6 +1,6 @@
-//! DynamoDB stores. Clients are built once per execution environment, on first use; the endpoint comes from the standard
-//! `AWS_ENDPOINT_URL_DYNAMODB` (DynamoDB Local in local runs and tests), credentials and region
-//! from the standard chain.
+//! DynamoDB stores. Clients are built once per execution environment, on first use; the endpoint
+//! comes from the standard `AWS_ENDPOINT_URL_DYNAMODB` (DynamoDB Local in local runs and tests),
+//! credentials and region from the standard chain.
 //!
 //! Timeouts and retries are explicit and add up to well below API Gateway's 29 s: feedback
 //! writes get 4 attempts of at most 1.5 s within 6 s in all; request log writes get 2 short
