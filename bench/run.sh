@@ -18,7 +18,7 @@ set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH/.." && pwd)"
-TARGET="${BENCH_TARGET_DIR:-$BENCH/target}"
+TARGET="${BENCH_TARGET_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}}"
 RESULTS="$BENCH/results"
 VENV="$BENCH/.venv"
 PY="$VENV/bin/python"
@@ -60,8 +60,8 @@ if [[ -z "${BENCH_SKIP_BUILD:-}" ]]; then
   say "release build of the functions (${functions[*]})"
   (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet "${pkg_flags[@]}")
   say "release build of the hello floor and the harness"
-  (cd "$BENCH" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet -p hello)
-  (cd "$BENCH" && CARGO_TARGET_DIR="$TARGET" cargo build --profile tool --quiet -p bench-harness)
+  (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet -p hello)
+  (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --profile tool --quiet -p bench-harness)
 else
   NOTES+=("BENCH_SKIP_BUILD was set: the binaries already in ${TARGET#"$ROOT"/} were measured (built $(date -u -r "$TARGET/release/health" +%Y-%m-%dT%H:%MZ 2>/dev/null || echo '?')).")
 fi
@@ -88,7 +88,7 @@ if [[ -z "${BENCH_SKIP_ARM64:-}" ]]; then
     fi
     (cd "$ROOT" && PATH="$TOOLS/venv/bin:$PATH" CARGO_TARGET_DIR="$TARGET" \
       cargo lambda build --release --arm64 --quiet --lambda-dir "$LAMBDA_DIR" "${arm_flags[@]}")
-    (cd "$BENCH" && PATH="$TOOLS/venv/bin:$PATH" CARGO_TARGET_DIR="$TARGET" \
+    (cd "$ROOT" && PATH="$TOOLS/venv/bin:$PATH" CARGO_TARGET_DIR="$TARGET" \
       cargo lambda build --release --arm64 --quiet --lambda-dir "$LAMBDA_DIR" -p hello)
     "$PY" - "$LAMBDA_DIR" "$RESULTS/sizes.json" "$PY" "$BENCH/python/package_size.py" <<'EOF'
 import io, json, pathlib, subprocess, sys, zipfile
@@ -110,22 +110,20 @@ else
   SKIPPED[sizes]="BENCH_SKIP_ARM64 set"
 fi
 
-# --- Embedding model build (only once the MiniLM integration is in shared) ----------------------
+# --- Embedding model build ----------------------------------------------------------------------
 EMBED_BIN=""
 if [[ -z "${BENCH_SKIP_EMBED:-}" ]]; then
-  if ! grep -qs 'pub mod embed' "$ROOT/shared/src/lib.rs"; then
-    SKIPPED[embed_rust]="not available: shared::embed is not part of the shared crate yet"
-  elif [[ ! -f "$MODEL_DIR/model.safetensors" ]]; then
+  if [[ ! -f "$MODEL_DIR/model.safetensors" ]]; then
     SKIPPED[embed_rust]="not available: no model files in $MODEL_DIR (scripts/setup.sh fetches them)"
   elif [[ -n "${BENCH_SKIP_BUILD:-}" ]]; then
-    if [[ -x "$TARGET/release/bench-embed" ]]; then EMBED_BIN="$TARGET/release/bench-embed"
-    else SKIPPED[embed_rust]="not measured in this run: bench/embed was not built (BENCH_SKIP_BUILD set)"; fi
+    if [[ -x "$TARGET/tool/bench-embed" ]]; then EMBED_BIN="$TARGET/tool/bench-embed"
+    else SKIPPED[embed_rust]="not measured in this run: bench-embed was not built (BENCH_SKIP_BUILD set)"; fi
   else
-    say "release build of the embedding bench (shared::embed::MiniLm)"
-    if (cd "$BENCH/embed" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet) 2> "$RESULTS/embed-build.log"; then
-      EMBED_BIN="$TARGET/release/bench-embed"
+    say "build of the embedding bench (shared::embed::MiniLm, tool profile)"
+    if (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --profile tool --quiet -p bench-embed) 2> "$RESULTS/embed-build.log"; then
+      EMBED_BIN="$TARGET/tool/bench-embed"
     else
-      SKIPPED[embed_rust]="not available: bench/embed does not build against shared (see bench/results/embed-build.log)"
+      SKIPPED[embed_rust]="not available: bench-embed did not build (see bench/results/embed-build.log)"
     fi
   fi
 fi
@@ -189,7 +187,8 @@ load_end="$(cut -d' ' -f1 /proc/loadavg)"
 # --- Report -------------------------------------------------------------------------------------
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 mem="$(free -g | awk '/Mem:/ {print $2}')"
-command="$(env | grep -E '^BENCH_[A-Z0-9_]*=' | sort | tr '\n' ' ' || true)bench/run.sh"
+# The knobs that shaped this run, for the report; the target directory is a machine path, not a knob.
+command="$(env | grep -E '^BENCH_[A-Z0-9_]*=' | grep -v '^BENCH_TARGET_DIR=' | sort | tr '\n' ' ' || true)bench/run.sh"
 skipped_json="{}"
 for k in "${!SKIPPED[@]}"; do
   skipped_json="$("$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); d[sys.argv[2]]=sys.argv[3]; print(json.dumps(d))' "$skipped_json" "$k" "${SKIPPED[$k]}")"

@@ -12,7 +12,7 @@ set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH/.." && pwd)"
-TARGET="${BENCH_TARGET_DIR:-$BENCH/target}"
+TARGET="${BENCH_TARGET_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}}"
 FUNCTIONS_BIN="${BENCH_SMOKE_BIN_DIR:-$ROOT/target/debug}"
 PY="$BENCH/.venv/bin/python"
 
@@ -38,14 +38,15 @@ else
   echo "bench smoke: no bench/.venv (bench/run.sh creates it); Python contenders not checked"
 fi
 
-# The harness and the hello floor, dev profile (incremental after the first build).
-(cd "$BENCH" && CARGO_TARGET_DIR="$TARGET" cargo build --quiet -p bench-harness -p hello)
+# The harness and the hello floor, dev profile: workspace members, so the test command's build has
+# already made them and this is a no-op there.
+(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --quiet -p bench-harness -p hello)
 python_args=()
 [[ -x "$PY" ]] && python_args=(--python "$PY")
 if [[ ! -d "$FUNCTIONS_BIN" ]]; then
   echo "bench smoke: $FUNCTIONS_BIN does not exist; only the hello floor is driven"
 fi
 timeout 60 "$TARGET/debug/bench-harness" --smoke --bench-dir "$BENCH" --bin-dir "$FUNCTIONS_BIN" \
-  --bench-bin-dir "$TARGET/debug" "${python_args[@]}" --progress /dev/null > "$TARGET/smoke-functions.log" 2>&1 \
-  || { echo "bench smoke: harness failed:"; tail -20 "$TARGET/smoke-functions.log"; exit 1; }
-tail -1 "$TARGET/smoke-functions.log"
+  --bench-bin-dir "$TARGET/debug" "${python_args[@]}" --progress /dev/null > "$TARGET/bench-smoke.log" 2>&1 \
+  || { echo "bench smoke: harness failed:"; tail -20 "$TARGET/bench-smoke.log"; exit 1; }
+tail -1 "$TARGET/bench-smoke.log"

@@ -9,7 +9,22 @@ cd "$ROOT"
 export SAM_CLI_TELEMETRY=0
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
+# One build per run: incremental caches would only add ~0.7 GB of disk for nothing (set
+# CARGO_INCREMENTAL=1 to keep them while iterating).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 stage() { echo; echo "==> $*"; }
+
+# A cold run writes about 4 GiB (tools 1.1 GiB, target/ about 2.6 GiB). Say so up front rather
+# than dying inside rustc with "No space left on device".
+need_mib=4200
+have_mib="$(df -Pm "$ROOT" | awk 'NR == 2 { print $4 }')"
+built_mib="$(du -sm "${CARGO_TARGET_DIR:-$ROOT/target}" "$ROOT/.tools" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')"
+if (( have_mib + built_mib < need_mib )); then
+  echo "error: not enough disk space: the test command needs about ${need_mib} MiB under $ROOT" \
+       "(target/ and .tools/), ${built_mib} MiB of it already there, but only ${have_mib} MiB is free." >&2
+  exit 1
+fi
 
 stage "setup (Python tools, DynamoDB Local, model files)"
 scripts/setup.sh

@@ -1,6 +1,6 @@
 //! Quality report of the intent engines on the public data in `shared/eval/`.
 //!
-//! `cargo run --profile eval -p eval -- [--data ../shared/eval] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune] [--out FILE]`
+//! `cargo run --profile tool -p eval -- [--data ../shared/eval] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune] [--out FILE]`
 //!
 //! Every intent runs through `shared::intents::*` on real request types (what users get), with
 //! the classic engine (`EmbeddedProvider::new()`), embeddings alone and the hybrid engine; the

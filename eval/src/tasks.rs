@@ -908,7 +908,7 @@ printed by the tool). Documents are scored by their best passage (≤ {tokens} w
 stemming of tokens longer than 3 characters (as `rouge_score` with `use_stemmer=True`).\n\
 - SROIE: field-level exact match after collapsing whitespace and case; dates compared as\n  \
 calendar dates, totals as amounts.\n",
-        command = std::iter::once("cargo run --profile eval -p eval --".to_owned())
+        command = std::iter::once("cargo run --profile tool -p eval --".to_owned())
             .chain(std::env::args().skip(1))
             .collect::<Vec<_>>()
             .join(" "),
