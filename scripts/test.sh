@@ -15,15 +15,15 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 stage() { echo; echo "==> $*"; }
 
-# A cold run writes about 4 GiB (tools 1.1 GiB, target/ about 2.6 GiB). Say so up front rather
-# than dying inside rustc with "No space left on device".
+# A cold run writes about 4 GiB (tools 1.1 GiB, target/ about 2.6 GiB). Say so up front, so that
+# a "No space left on device" from rustc later on is explained (a warning, not a refusal: the
+# estimate is not exact, and a run that fits should not be stopped by it).
 need_mib=4200
 have_mib="$(df -Pm "$ROOT" | awk 'NR == 2 { print $4 }')"
-built_mib="$(du -sm "${CARGO_TARGET_DIR:-$ROOT/target}" "$ROOT/.tools" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')"
+built_mib="$( (du -sm "${CARGO_TARGET_DIR:-$ROOT/target}" "$ROOT/.tools" 2>/dev/null || true) | awk '{ s += $1 } END { print s + 0 }')"
 if (( have_mib + built_mib < need_mib )); then
-  echo "error: not enough disk space: the test command needs about ${need_mib} MiB under $ROOT" \
-       "(target/ and .tools/), ${built_mib} MiB of it already there, but only ${have_mib} MiB is free." >&2
-  exit 1
+  echo "warning: low disk space: a full run needs about ${need_mib} MiB under $ROOT (target/ and" \
+       ".tools/); ${built_mib} MiB of it is already there and only ${have_mib} MiB is free." >&2
 fi
 
 stage "setup (Python tools, DynamoDB Local, model files)"
