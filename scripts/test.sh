@@ -15,10 +15,10 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 stage() { echo; echo "==> $*"; }
 
-# A cold run writes about 4 GiB (tools 1.1 GiB, target/ about 2.6 GiB). Say so up front, so that
+# A cold run writes about 3 GiB (tools 1.1 GiB, target/ about 1.8 GiB). Say so up front, so that
 # a "No space left on device" from rustc later on is explained (a warning, not a refusal: the
 # estimate is not exact, and a run that fits should not be stopped by it).
-need_mib=4200
+need_mib=3000
 have_mib="$(df -Pm "$ROOT" | awk 'NR == 2 { print $4 }')"
 built_mib="$( (du -sm "${CARGO_TARGET_DIR:-$ROOT/target}" "$ROOT/.tools" 2>/dev/null || true) | awk '{ s += $1 } END { print s + 0 }')"
 if (( have_mib + built_mib < need_mib )); then

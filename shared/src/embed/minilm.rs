@@ -6,15 +6,16 @@
 //! Loading validates every file and reports the first problem as a distinct [`EmbedError`], so a
 //! broken deployment fails at cold start with a message naming the file, not at the first request.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{Encoding, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
+use super::bert::{Bert, BertConfig};
+use super::checkpoint::{self, CheckpointError};
 use super::{EmbedError, Embedder};
 
 /// Identifier reported to API clients; the directory layout is the one the Hugging Face repo
@@ -29,15 +30,13 @@ const BATCH_SIZE: usize = 32;
 const CONFIG_FILE: &str = "config.json";
 const TOKENIZER_FILE: &str = "tokenizer.json";
 const WEIGHTS_FILE: &str = "model.safetensors";
-/// The tensor whose shape proves the weights are this model's: vocabulary × hidden size.
-const WORD_EMBEDDINGS: &str = "embeddings.word_embeddings.weight";
 
 /// all-MiniLM-L6-v2 loaded into memory (~90 MB of f32 weights), ready to embed.
 ///
 /// Cheap to share: every method takes `&self` and the type is `Send + Sync`, so one instance per
 /// process behind an `Arc` serves all requests.
 pub struct MiniLm {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     device: Device,
     pad_token_id: u32,
@@ -55,8 +54,8 @@ impl MiniLm {
     /// `tokenizer.json` and `model.safetensors` (what `scripts/setup.sh` downloads).
     ///
     /// Files are checked cheapest first, so a missing tokenizer is reported before 90 MB of
-    /// weights are read. The weights are read into memory rather than memory-mapped because
-    /// mapping needs `unsafe`, which this workspace forbids.
+    /// weights are read. The weights are read straight into their tensors ([`checkpoint`])
+    /// rather than memory-mapped, because mapping needs `unsafe`, which this workspace forbids.
     pub fn load(dir: &Path) -> Result<Self, EmbedError> {
         let started = Instant::now();
         match std::fs::metadata(dir) {
@@ -96,9 +95,14 @@ impl MiniLm {
         let weights_started = Instant::now();
         let weights_path = dir.join(WEIGHTS_FILE);
         let device = Device::Cpu;
-        let bytes = read_model_file(&weights_path, "weights file")?;
+        let tensors = read_weights(&weights_path)?;
         let read_ms = weights_started.elapsed().as_millis() as u64;
-        let model = load_weights(&weights_path, bytes, &config, &device)?;
+        let model = Bert::load(tensors, &config).map_err(|reason| {
+            corrupt(
+                &weights_path,
+                format!("weights do not fit the BERT config: {reason}"),
+            )
+        })?;
         let weights_ms = weights_started.elapsed().as_millis() as u64 - read_ms;
 
         let pad_token_id = u32::try_from(config.pad_token_id).map_err(|_| EmbedError::Corrupt {
@@ -146,9 +150,7 @@ impl MiniLm {
         let pooled = (|| -> candle_core::Result<Vec<Vec<f32>>> {
             let ids = Tensor::from_vec(ids, (rows, width), &self.device)?;
             let mask = Tensor::from_vec(mask, (rows, width), &self.device)?;
-            // Single-sentence inputs: every token belongs to segment 0.
-            let token_types = ids.zeros_like()?;
-            let hidden = self.model.forward(&ids, &token_types, Some(&mask))?; // (rows, width, 384)
+            let hidden = self.model.forward(&ids, &mask)?; // (rows, width, 384)
             let weights = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // (rows, width, 1)
             let summed = hidden.broadcast_mul(&weights)?.sum(1)?; // (rows, 384)
             // Same floor as sentence-transformers, so an all-padding row cannot divide by zero.
@@ -251,9 +253,10 @@ fn corrupt(path: &Path, reason: impl Into<String>) -> EmbedError {
 }
 
 /// Parses config.json and checks it describes a BERT of the width this type promises.
-fn parse_config(path: &Path, bytes: &[u8]) -> Result<Config, EmbedError> {
-    let config: Config = serde_json::from_slice(bytes)
+fn parse_config(path: &Path, bytes: &[u8]) -> Result<BertConfig, EmbedError> {
+    let config: BertConfig = serde_json::from_slice(bytes)
         .map_err(|err| corrupt(path, format!("not a valid BERT config: {err}")))?;
+    config.check().map_err(|reason| corrupt(path, reason))?;
     if config.hidden_size != HIDDEN_SIZE {
         return Err(corrupt(
             path,
@@ -278,7 +281,7 @@ fn parse_config(path: &Path, bytes: &[u8]) -> Result<Config, EmbedError> {
 
 /// Parses tokenizer.json and sets the pipeline's own truncation and padding: truncate to
 /// [`MiniLm::MAX_TOKENS`], never pad (batches are padded to their own longest member).
-fn load_tokenizer(path: &Path, bytes: &[u8], config: &Config) -> Result<Tokenizer, EmbedError> {
+fn load_tokenizer(path: &Path, bytes: &[u8], config: &BertConfig) -> Result<Tokenizer, EmbedError> {
     let mut tokenizer = Tokenizer::from_bytes(bytes)
         .map_err(|err| corrupt(path, format!("not a valid tokenizer: {err}")))?;
     let vocab = tokenizer.get_vocab_size(true);
@@ -308,39 +311,22 @@ fn load_tokenizer(path: &Path, bytes: &[u8], config: &Config) -> Result<Tokenize
     Ok(tokenizer)
 }
 
-/// Deserialises the safetensors file, checks the embedding table's shape, and builds the BERT.
-fn load_weights(
-    path: &Path,
-    bytes: Vec<u8>,
-    config: &Config,
-    device: &Device,
-) -> Result<BertModel, EmbedError> {
-    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
-        .map_err(|err| corrupt(path, format!("not a readable safetensors file: {err}")))?;
-    // The tensors now own copies of the data; free the file buffer before building the model.
-    drop(bytes);
-    let expected = [config.vocab_size, HIDDEN_SIZE];
-    match tensors.get(WORD_EMBEDDINGS) {
-        Some(tensor) if tensor.dims() == expected => {}
-        Some(tensor) => {
-            return Err(corrupt(
-                path,
-                format!(
-                    "{WORD_EMBEDDINGS} has shape {:?}, expected {expected:?}",
-                    tensor.dims()
-                ),
-            ));
+/// Reads the safetensors file into tensors, telling "missing" and "unreadable" apart from
+/// "corrupt" as [`read_model_file`] does.
+fn read_weights(path: &Path) -> Result<HashMap<String, Tensor>, EmbedError> {
+    checkpoint::read(path).map_err(|err| match err {
+        CheckpointError::Io(source) if source.kind() == std::io::ErrorKind::NotFound => {
+            EmbedError::ModelMissing {
+                path: path.to_path_buf(),
+                what: "weights file",
+            }
         }
-        None => {
-            return Err(corrupt(
-                path,
-                format!("tensor {WORD_EMBEDDINGS} is missing"),
-            ));
+        CheckpointError::Io(source) => EmbedError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        },
+        CheckpointError::Corrupt(reason) => {
+            corrupt(path, format!("not a readable safetensors file: {reason}"))
         }
-    }
-    // BertModel::load fetches every layer's tensors with their expected shapes, so a missing or
-    // mis-shaped tensor anywhere is reported here.
-    let builder = VarBuilder::from_tensors(tensors, DType::F32, device);
-    BertModel::load(builder, config)
-        .map_err(|err| corrupt(path, format!("weights do not fit the BERT config: {err}")))
+    })
 }

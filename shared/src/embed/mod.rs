@@ -12,8 +12,11 @@
 //! This module only refers to its own items through `self::`/`super::` so it compiles unchanged
 //! wherever it is mounted.
 
+mod bert;
+mod checkpoint;
 mod error;
 mod hashing;
+mod kernels;
 mod minilm;
 
 #[cfg(test)]

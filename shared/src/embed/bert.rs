@@ -1,0 +1,278 @@
+//! The BERT encoder behind [`super::MiniLm`]: its configuration, its weights (checked tensor by
+//! tensor when loaded) and an inference-only forward pass on the CPU.
+//!
+//! It computes what Hugging Face's `BertModel` computes in eval mode (absolute positions, exact
+//! GELU, post-layer-norm blocks), arranged for speed on a small CPU: the query, key and value
+//! projections are one matrix multiplication per layer, the attention scale is folded into the
+//! query weights at load time, and every elementwise step runs in a fused kernel
+//! ([`super::kernels`]). The matrix multiplications are candle's.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Tensor};
+use serde::Deserialize;
+
+use super::kernels;
+
+/// The fields of a Hugging Face BERT `config.json` that the forward pass depends on; the rest
+/// (dropout rates, initialiser range, ...) only matter for training.
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct BertConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    pub hidden_act: String,
+    pub max_position_embeddings: usize,
+    pub type_vocab_size: usize,
+    pub layer_norm_eps: f64,
+    #[serde(default)]
+    pub pad_token_id: usize,
+    #[serde(default = "absolute")]
+    pub position_embedding_type: String,
+}
+
+fn absolute() -> String {
+    "absolute".to_owned()
+}
+
+impl BertConfig {
+    /// Rejects configurations this forward pass would compute wrongly rather than fail on.
+    pub fn check(&self) -> Result<(), String> {
+        if self.hidden_act != "gelu" {
+            return Err(format!(
+                "hidden_act {:?} is not supported (only \"gelu\")",
+                self.hidden_act
+            ));
+        }
+        if self.position_embedding_type != "absolute" {
+            return Err(format!(
+                "position_embedding_type {:?} is not supported (only \"absolute\")",
+                self.position_embedding_type
+            ));
+        }
+        let heads = self.num_attention_heads;
+        if heads == 0 || !self.hidden_size.is_multiple_of(heads) {
+            return Err(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {heads}",
+                self.hidden_size
+            ));
+        }
+        if self.num_hidden_layers == 0 || self.intermediate_size == 0 || self.type_vocab_size == 0 {
+            return Err(
+                "num_hidden_layers, intermediate_size and type_vocab_size must be > 0".into(),
+            );
+        }
+        if self.pad_token_id >= self.vocab_size {
+            return Err(format!(
+                "pad_token_id {} is outside the vocabulary ({})",
+                self.pad_token_id, self.vocab_size
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One encoder layer's weights, in the layout the forward pass wants.
+struct Layer {
+    /// Query, key and value projections stacked: `(3 * hidden, hidden)`, queries pre-scaled.
+    qkv_weight: Tensor,
+    /// Their biases, `(3 * hidden)`, the query part pre-scaled.
+    qkv_bias: Tensor,
+    /// Attention output projection, `(hidden, hidden)`.
+    out_weight: Tensor,
+    /// `[out bias, layer-norm gamma, layer-norm beta]`, `(3, hidden)`.
+    out_norm: Tensor,
+    /// Feed-forward up projection `(intermediate, hidden)` and its bias.
+    up_weight: Tensor,
+    up_bias: Tensor,
+    /// Feed-forward down projection `(hidden, intermediate)`.
+    down_weight: Tensor,
+    /// `[down bias, layer-norm gamma, layer-norm beta]`, `(3, hidden)`.
+    down_norm: Tensor,
+}
+
+/// A loaded BERT encoder. Immutable after loading, so one instance serves every thread.
+pub(super) struct Bert {
+    word_embeddings: Tensor,
+    position_embeddings: Tensor,
+    /// `[token type 0 embedding, gamma, beta]`: single-segment inputs only ever use type 0.
+    embeddings_norm: Tensor,
+    layers: Vec<Layer>,
+    heads: usize,
+    eps: f32,
+}
+
+/// Where loading failed: the tensor's name and what was wrong with it.
+pub(super) type WeightError = String;
+
+/// The named tensors of a checkpoint, handed out once each with their shape checked.
+struct Weights {
+    tensors: HashMap<String, Tensor>,
+}
+
+impl Weights {
+    fn take(&mut self, name: &str, shape: &[usize]) -> Result<Tensor, WeightError> {
+        // Checkpoints saved from `BertForMaskedLM` and friends prefix every name with "bert.".
+        let tensor = self
+            .tensors
+            .remove(name)
+            .or_else(|| self.tensors.remove(&format!("bert.{name}")))
+            .ok_or_else(|| format!("tensor {name} is missing"))?;
+        if tensor.dims() != shape {
+            return Err(format!(
+                "tensor {name} has shape {:?}, expected {shape:?}",
+                tensor.dims()
+            ));
+        }
+        if tensor.dtype() == DType::F32 {
+            Ok(tensor)
+        } else {
+            tensor
+                .to_dtype(DType::F32)
+                .map_err(|err| format!("tensor {name}: {err}"))
+        }
+    }
+}
+
+impl Bert {
+    /// Builds the encoder from a checkpoint's tensors (as `candle_core::safetensors` loads them),
+    /// checking that every tensor the forward pass uses is present with the configured shape.
+    pub fn load(
+        tensors: HashMap<String, Tensor>,
+        config: &BertConfig,
+    ) -> Result<Self, WeightError> {
+        config.check()?;
+        let mut weights = Weights { tensors };
+        let hidden = config.hidden_size;
+        let inter = config.intermediate_size;
+        let head_dim = hidden / config.num_attention_heads;
+        fn op(what: &'static str) -> impl Fn(candle_core::Error) -> WeightError {
+            move |err| format!("{what}: {err}")
+        }
+
+        let word_embeddings = weights.take(
+            "embeddings.word_embeddings.weight",
+            &[config.vocab_size, hidden],
+        )?;
+        let position_embeddings = weights.take(
+            "embeddings.position_embeddings.weight",
+            &[config.max_position_embeddings, hidden],
+        )?;
+        let token_types = weights.take(
+            "embeddings.token_type_embeddings.weight",
+            &[config.type_vocab_size, hidden],
+        )?;
+        let embeddings_norm = Tensor::stack(
+            &[
+                &token_types.get(0).map_err(op("token type 0"))?,
+                &weights.take("embeddings.LayerNorm.weight", &[hidden])?,
+                &weights.take("embeddings.LayerNorm.bias", &[hidden])?,
+            ],
+            0,
+        )
+        .map_err(op("embeddings layer norm"))?;
+
+        // Scaling the query projection by 1/sqrt(head_dim) scales the attention scores the same
+        // way, without a pass over the (batch, heads, seq, seq) scores.
+        let scale = 1.0 / (head_dim as f64).sqrt();
+        let mut layers = Vec::with_capacity(config.num_hidden_layers);
+        for index in 0..config.num_hidden_layers {
+            let p = format!("encoder.layer.{index}");
+            let mut take =
+                |name: &str, shape: &[usize]| weights.take(&format!("{p}.{name}"), shape);
+            let query = (take("attention.self.query.weight", &[hidden, hidden])? * scale)
+                .map_err(op("query scale"))?;
+            let query_bias = (take("attention.self.query.bias", &[hidden])? * scale)
+                .map_err(op("query scale"))?;
+            let key = take("attention.self.key.weight", &[hidden, hidden])?;
+            let key_bias = take("attention.self.key.bias", &[hidden])?;
+            let value = take("attention.self.value.weight", &[hidden, hidden])?;
+            let value_bias = take("attention.self.value.bias", &[hidden])?;
+            let norm = |bias: Tensor, gamma: Tensor, beta: Tensor| {
+                Tensor::stack(&[&bias, &gamma, &beta], 0).map_err(op("layer norm"))
+            };
+            layers.push(Layer {
+                qkv_weight: Tensor::cat(&[&query, &key, &value], 0).map_err(op("qkv"))?,
+                qkv_bias: Tensor::cat(&[&query_bias, &key_bias, &value_bias], 0)
+                    .map_err(op("qkv bias"))?,
+                out_weight: take("attention.output.dense.weight", &[hidden, hidden])?,
+                out_norm: norm(
+                    take("attention.output.dense.bias", &[hidden])?,
+                    take("attention.output.LayerNorm.weight", &[hidden])?,
+                    take("attention.output.LayerNorm.bias", &[hidden])?,
+                )?,
+                up_weight: take("intermediate.dense.weight", &[inter, hidden])?,
+                up_bias: take("intermediate.dense.bias", &[inter])?,
+                down_weight: take("output.dense.weight", &[hidden, inter])?,
+                down_norm: norm(
+                    take("output.dense.bias", &[hidden])?,
+                    take("output.LayerNorm.weight", &[hidden])?,
+                    take("output.LayerNorm.bias", &[hidden])?,
+                )?,
+            });
+        }
+        Ok(Self {
+            word_embeddings,
+            position_embeddings,
+            embeddings_norm,
+            layers,
+            heads: config.num_attention_heads,
+            eps: config.layer_norm_eps as f32,
+        })
+    }
+
+    /// Hidden states of the last layer, `(batch, seq, hidden)`, for token ids `(batch, seq)` and
+    /// an attention mask of the same shape (1 for real tokens, 0 for padding).
+    pub fn forward(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+        let (batch, seq) = ids.dims2()?;
+        let hidden = self.word_embeddings.dim(1)?;
+        let device = ids.device();
+        if seq > self.position_embeddings.dim(0)? {
+            candle_core::bail!("sequence of {seq} tokens is longer than the position table");
+        }
+
+        let words = self.word_embeddings.index_select(&ids.flatten_all()?, 0)?;
+        let positions: Vec<u32> = (0..batch).flat_map(|_| 0..seq as u32).collect();
+        let positions = self
+            .position_embeddings
+            .index_select(&Tensor::from_vec(positions, batch * seq, device)?, 0)?;
+        let mut xs = kernels::add_norm(&words, &positions, &self.embeddings_norm, self.eps)?;
+
+        // Padding gets the most negative f32 added to its scores, as Hugging Face does, so its
+        // softmax weight is exactly 0.
+        let mask_bias = ((mask.to_dtype(DType::F32)? - 1.0)? * f64::from(-f32::MIN))?;
+        for layer in &self.layers {
+            xs = self.layer(layer, &xs, &mask_bias, batch, seq)?;
+        }
+        xs.reshape((batch, seq, hidden))
+    }
+
+    fn layer(
+        &self,
+        layer: &Layer,
+        xs: &Tensor,
+        mask_bias: &Tensor,
+        batch: usize,
+        seq: usize,
+    ) -> candle_core::Result<Tensor> {
+        let hidden = xs.dim(1)?;
+        let qkv = xs.matmul(&layer.qkv_weight.t()?)?;
+        let qkv = kernels::split_heads(&qkv, &layer.qkv_bias, batch, seq, self.heads)?;
+        let (queries, keys, values) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
+        let scores = queries.matmul(&keys.t()?)?; // (batch, heads, seq, seq)
+        let probs = kernels::masked_softmax(&scores, mask_bias)?;
+        let context = probs
+            .matmul(&values)? // (batch, heads, seq, head_dim)
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((batch * seq, hidden))?;
+        let attended = context.matmul(&layer.out_weight.t()?)?;
+        let xs = kernels::add_norm(&attended, xs, &layer.out_norm, self.eps)?;
+
+        let up = kernels::bias_gelu(&xs.matmul(&layer.up_weight.t()?)?, &layer.up_bias)?;
+        let down = up.matmul(&layer.down_weight.t()?)?;
+        kernels::add_norm(&down, &xs, &layer.down_norm, self.eps)
+    }
+}

@@ -1,0 +1,451 @@
+//! Fused CPU kernels for the BERT forward pass in [`super::bert`], as candle custom ops.
+//!
+//! candle runs each elementwise step (bias add, residual add, mask add, GELU) as its own pass
+//! over memory, most of them on one thread, and its GELU calls a scalar `erff` per element. On
+//! a two-core Lambda that overhead was about half of an embedding call next to the matrix
+//! multiplications. Each kernel here does one step of the model in a single pass, row-parallel
+//! on candle's own rayon pool:
+//!
+//! - [`bias_gelu`]: `gelu(x + bias)` with a branch-free, vectorisable `erf`;
+//! - [`add_norm`]: `layer_norm(x + residual + bias)`, the end of every BERT sub-block;
+//! - [`split_heads`]: adds the QKV bias and lays the fused projection out as
+//!   `(3, batch, heads, seq, head_dim)`, so queries, keys and values are contiguous per head;
+//! - [`masked_softmax`]: adds the padding mask and takes the softmax over the last dimension.
+//!
+//! Every kernel takes f32 tensors only and checks its shapes, returning a candle error rather
+//! than reading out of bounds. The unit tests compare each against the same computation written
+//! with candle's ordinary ops.
+
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, bail};
+use rayon::prelude::*;
+
+/// Rows handed to one rayon task at least: fewer would spend more on scheduling than on work.
+const MIN_ROWS_PER_TASK: usize = 8;
+
+/// The contiguous f32 data of a custom op operand, or an error naming the op.
+fn f32_slice<'a>(op: &str, storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
+    let CpuStorage::F32(data) = storage else {
+        bail!("{op}: expects f32 tensors")
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => bail!("{op}: expects contiguous tensors"),
+    }
+}
+
+/// `erf(x)` for f32 to within ~1e-7 absolute: the rational approximation Eigen and XLA use for
+/// f32. No branches and no calls, so the compiler vectorises loops over it, unlike libm's `erff`.
+#[inline(always)]
+// The coefficients as published (Eigen's `generic_fast_erf_float`), not rounded to f32 by hand.
+#[allow(clippy::excessive_precision)]
+pub(super) fn erf(x: f32) -> f32 {
+    // Beyond ±4, erf is ±1 to f32 precision. Plain multiply-adds rather than `mul_add`, which is a
+    // library call on x86-64 builds without the FMA target feature.
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = x2 * -2.72614225801306e-10 + 2.77068142495902e-08;
+    p = x2 * p - 2.10102402082508e-06;
+    p = x2 * p - 5.69250639462346e-05;
+    p = x2 * p - 7.34990630326855e-04;
+    p = x2 * p - 2.95459980854025e-03;
+    p = x2 * p - 1.60960333262415e-02;
+    let mut q = x2 * -1.45660718464996e-05 - 2.13374055278905e-04;
+    q = x2 * q - 1.68282697438203e-03;
+    q = x2 * q - 7.37332916720468e-03;
+    q = x2 * q - 1.42647390514189e-02;
+    x * p / q
+}
+
+/// BERT's exact (erf) GELU, as in `torch.nn.functional.gelu` with its default `approximate="none"`.
+#[inline(always)]
+fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+struct BiasGelu;
+
+impl CustomOp2 for BiasGelu {
+    fn name(&self) -> &'static str {
+        "bias-gelu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xs_layout: &Layout,
+        bias: &CpuStorage,
+        bias_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let xs_data = f32_slice(self.name(), xs, xs_layout)?;
+        let bias = f32_slice(self.name(), bias, bias_layout)?;
+        let width = bias.len();
+        if xs_layout.dims().last() != Some(&width) || bias_layout.dims().len() != 1 {
+            bail!(
+                "bias-gelu: bias {:?} does not match the last dimension of {:?}",
+                bias_layout.dims(),
+                xs_layout.dims()
+            )
+        }
+        let mut out = vec![0f32; xs_data.len()];
+        out.par_chunks_mut(width)
+            .zip(xs_data.par_chunks(width))
+            .with_min_len(MIN_ROWS_PER_TASK)
+            .for_each(|(out, row)| {
+                for ((out, &x), &b) in out.iter_mut().zip(row).zip(bias) {
+                    *out = gelu(x + b);
+                }
+            });
+        Ok((CpuStorage::F32(out), xs_layout.shape().clone()))
+    }
+}
+
+/// `gelu(xs + bias)`, `bias` broadcast over the last dimension of `xs`.
+pub(super) fn bias_gelu(xs: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    xs.apply_op2_no_bwd(bias, &BiasGelu)
+}
+
+struct AddNorm {
+    eps: f32,
+}
+
+impl CustomOp3 for AddNorm {
+    fn name(&self) -> &'static str {
+        "add-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xs_layout: &Layout,
+        residual: &CpuStorage,
+        residual_layout: &Layout,
+        params: &CpuStorage,
+        params_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let xs_data = f32_slice(self.name(), xs, xs_layout)?;
+        let residual = f32_slice(self.name(), residual, residual_layout)?;
+        let params = f32_slice(self.name(), params, params_layout)?;
+        let &[3, width] = params_layout.dims() else {
+            bail!(
+                "add-norm: params must be (3, width) [bias, gamma, beta], got {:?}",
+                params_layout.dims()
+            )
+        };
+        if xs_layout.dims() != residual_layout.dims() || xs_layout.dims().last() != Some(&width) {
+            bail!(
+                "add-norm: {:?} + {:?} does not match width {width}",
+                xs_layout.dims(),
+                residual_layout.dims()
+            )
+        }
+        let (bias, rest) = params.split_at(width);
+        let (gamma, beta) = rest.split_at(width);
+        let eps = self.eps;
+        let mut out = vec![0f32; xs_data.len()];
+        out.par_chunks_mut(width)
+            .zip(xs_data.par_chunks(width).zip(residual.par_chunks(width)))
+            .with_min_len(MIN_ROWS_PER_TASK)
+            .for_each(|(out, (row, res))| {
+                for (((out, &x), &r), &b) in out.iter_mut().zip(row).zip(res).zip(bias) {
+                    *out = x + r + b;
+                }
+                let mean = out.iter().sum::<f32>() / width as f32;
+                let var = out.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / width as f32;
+                let inv = 1.0 / (var + eps).sqrt();
+                for ((out, &g), &b) in out.iter_mut().zip(gamma).zip(beta) {
+                    *out = (*out - mean) * inv * g + b;
+                }
+            });
+        Ok((CpuStorage::F32(out), xs_layout.shape().clone()))
+    }
+}
+
+/// `layer_norm(xs + residual + bias) * gamma + beta` over the last dimension; `params` holds the
+/// rows `[bias, gamma, beta]`, shape `(3, width)`.
+pub(super) fn add_norm(
+    xs: &Tensor,
+    residual: &Tensor,
+    params: &Tensor,
+    eps: f32,
+) -> Result<Tensor> {
+    xs.apply_op3_no_bwd(residual, params, &AddNorm { eps })
+}
+
+struct SplitHeads {
+    batch: usize,
+    seq: usize,
+    heads: usize,
+}
+
+impl CustomOp2 for SplitHeads {
+    fn name(&self) -> &'static str {
+        "split-heads"
+    }
+
+    fn cpu_fwd(
+        &self,
+        qkv: &CpuStorage,
+        qkv_layout: &Layout,
+        bias: &CpuStorage,
+        bias_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let qkv = f32_slice(self.name(), qkv, qkv_layout)?;
+        let bias = f32_slice(self.name(), bias, bias_layout)?;
+        let Self { batch, seq, heads } = *self;
+        let width = bias.len();
+        if heads == 0
+            || !width.is_multiple_of(3 * heads)
+            || qkv_layout.dims() != [batch * seq, width]
+        {
+            bail!(
+                "split-heads: {:?} is not ({batch}*{seq}, {width}) with {heads} heads",
+                qkv_layout.dims()
+            )
+        }
+        let head_dim = width / (3 * heads);
+        // Output row (part, b, h, s) of length head_dim, taken from input row (b, s) at column
+        // part*heads*head_dim + h*head_dim. Parallel over (part, b, h) blocks of `seq` rows.
+        let mut out = vec![0f32; qkv.len()];
+        out.par_chunks_mut(seq * head_dim)
+            .enumerate()
+            .for_each(|(block, out)| {
+                let (part, b, h) = (
+                    block / (batch * heads),
+                    block / heads % batch,
+                    block % heads,
+                );
+                let column = part * heads * head_dim + h * head_dim;
+                let bias = &bias[column..column + head_dim];
+                for (s, out) in out.chunks_mut(head_dim).enumerate() {
+                    let start = (b * seq + s) * width + column;
+                    for ((out, &x), &b) in
+                        out.iter_mut().zip(&qkv[start..start + head_dim]).zip(bias)
+                    {
+                        *out = x + b;
+                    }
+                }
+            });
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((3, batch, heads, seq, head_dim)),
+        ))
+    }
+}
+
+/// Adds `bias` to the fused projection `qkv` (`(batch*seq, 3*heads*head_dim)`, columns ordered
+/// queries | keys | values) and returns it as `(3, batch, heads, seq, head_dim)`.
+pub(super) fn split_heads(
+    qkv: &Tensor,
+    bias: &Tensor,
+    batch: usize,
+    seq: usize,
+    heads: usize,
+) -> Result<Tensor> {
+    qkv.apply_op2_no_bwd(bias, &SplitHeads { batch, seq, heads })
+}
+
+struct MaskedSoftmax;
+
+impl CustomOp2 for MaskedSoftmax {
+    fn name(&self) -> &'static str {
+        "masked-softmax"
+    }
+
+    fn cpu_fwd(
+        &self,
+        scores: &CpuStorage,
+        scores_layout: &Layout,
+        mask: &CpuStorage,
+        mask_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let scores = f32_slice(self.name(), scores, scores_layout)?;
+        let mask = f32_slice(self.name(), mask, mask_layout)?;
+        let (&[batch, heads, rows, seq], &[mask_batch, mask_seq]) =
+            (scores_layout.dims(), mask_layout.dims())
+        else {
+            bail!(
+                "masked-softmax: scores must be (batch, heads, rows, seq) and the mask (batch, seq), got {:?} and {:?}",
+                scores_layout.dims(),
+                mask_layout.dims()
+            )
+        };
+        if (mask_batch, mask_seq) != (batch, seq) || seq == 0 {
+            bail!(
+                "masked-softmax: mask ({mask_batch}, {mask_seq}) does not fit scores ({batch}, _, _, {seq})"
+            )
+        }
+        let mut out = vec![0f32; scores.len()];
+        out.par_chunks_mut(seq)
+            .zip(scores.par_chunks(seq))
+            .enumerate()
+            .with_min_len(MIN_ROWS_PER_TASK)
+            .for_each(|(row, (out, scores))| {
+                let mask = &mask[row / (heads * rows) * seq..][..seq];
+                let mut max = f32::NEG_INFINITY;
+                for ((out, &s), &m) in out.iter_mut().zip(scores).zip(mask) {
+                    *out = s + m;
+                    max = max.max(*out);
+                }
+                let mut sum = 0.0;
+                for out in out.iter_mut() {
+                    // Padding sits ~3.4e38 below the maximum: its weight is 0. Writing that
+                    // directly skips libm's underflow path (errno and all), which made `expf`
+                    // the slowest part of this loop; e^-80 is already negligible next to 1.
+                    let shifted = *out - max;
+                    *out = if shifted < -80.0 { 0.0 } else { shifted.exp() };
+                    sum += *out;
+                }
+                let inv = 1.0 / sum;
+                for out in out.iter_mut() {
+                    *out *= inv;
+                }
+            });
+        Ok((CpuStorage::F32(out), scores_layout.shape().clone()))
+    }
+}
+
+/// `softmax(scores + mask)` over the last dimension; `scores` is `(batch, heads, rows, seq)` and
+/// `mask` `(batch, seq)` holds 0 for real tokens and a large negative number for padding.
+pub(super) fn masked_softmax(scores: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    scores.apply_op2_no_bwd(mask, &MaskedSoftmax)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{D, Device};
+
+    fn random(shape: &[usize], seed: u64) -> Tensor {
+        // A small LCG: deterministic inputs without a dependency on a random-number crate.
+        let count: usize = shape.iter().product();
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let data: Vec<f32> = (0..count)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 6.0
+            })
+            .collect();
+        Tensor::from_vec(data, shape, &Device::Cpu).expect("tensor")
+    }
+
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+        assert_eq!(a.dims(), b.dims());
+        (a - b)
+            .and_then(|d| d.abs())
+            .and_then(|d| d.flatten_all())
+            .and_then(|d| d.max(0))
+            .and_then(|d| d.to_scalar::<f32>())
+            .expect("difference")
+    }
+
+    #[test]
+    fn erf_matches_libm_everywhere_that_matters() {
+        let mut worst = 0f32;
+        for i in -80_000..=80_000 {
+            let x = i as f32 / 10_000.0;
+            worst = worst.max((erf(x) - libm_erf(x)).abs());
+        }
+        assert!(worst < 1e-6, "max |erf - libm erff| on [-8, 8] is {worst}");
+        assert_eq!(erf(0.0), 0.0);
+        assert!(erf(f32::INFINITY) == 1.0 && erf(f32::NEG_INFINITY) == -1.0);
+    }
+
+    /// candle's own erf (libm's `erff`), through its `gelu_erf`: gelu(x)/(0.5x) - 1 = erf(x/√2).
+    fn libm_erf(x: f32) -> f32 {
+        let t = Tensor::new(&[x * std::f32::consts::SQRT_2], &Device::Cpu).expect("tensor");
+        let g = t.gelu_erf().and_then(|g| g.to_vec1::<f32>()).expect("gelu")[0];
+        if x == 0.0 {
+            0.0
+        } else {
+            g / (0.5 * x * std::f32::consts::SQRT_2) - 1.0
+        }
+    }
+
+    #[test]
+    fn bias_gelu_matches_candle() {
+        let xs = random(&[37, 24], 1);
+        let bias = random(&[24], 2);
+        let expected = xs
+            .broadcast_add(&bias)
+            .and_then(|x| x.gelu_erf())
+            .expect("reference");
+        let got = bias_gelu(&xs, &bias).expect("fused");
+        assert!(max_abs_diff(&got, &expected) < 1e-5);
+    }
+
+    #[test]
+    fn add_norm_matches_candle() {
+        let (xs, residual) = (random(&[2, 19, 16], 3), random(&[2, 19, 16], 4));
+        let (bias, gamma, beta) = (random(&[16], 5), random(&[16], 6), random(&[16], 7));
+        let params = Tensor::stack(&[&bias, &gamma, &beta], 0).expect("params");
+        let summed = (xs.broadcast_add(&bias).expect("bias") + &residual).expect("sum");
+        let expected = (|| {
+            let centered = summed.broadcast_sub(&summed.mean_keepdim(D::Minus1)?)?;
+            let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
+            let normed = centered.broadcast_div(&(var + 1e-12)?.sqrt()?)?;
+            normed.broadcast_mul(&gamma)?.broadcast_add(&beta)
+        })()
+        .expect("reference");
+        let got = add_norm(&xs, &residual, &params, 1e-12).expect("fused");
+        assert!(max_abs_diff(&got, &expected) < 1e-4);
+    }
+
+    #[test]
+    fn split_heads_matches_reshape_and_permute() {
+        let (batch, seq, heads, head_dim) = (3, 5, 4, 2);
+        let qkv = random(&[batch * seq, 3 * heads * head_dim], 8);
+        let bias = random(&[3 * heads * head_dim], 9);
+        let expected = qkv
+            .broadcast_add(&bias)
+            .and_then(|x| x.reshape((batch, seq, 3, heads, head_dim)))
+            .and_then(|x| x.permute((2, 0, 3, 1, 4)))
+            .and_then(|x| x.contiguous())
+            .expect("reference");
+        let got = split_heads(&qkv, &bias, batch, seq, heads).expect("fused");
+        assert_eq!(max_abs_diff(&got, &expected), 0.0);
+    }
+
+    #[test]
+    fn masked_softmax_matches_candle_and_ignores_padding() {
+        let (batch, heads, seq) = (2, 3, 6);
+        let scores = random(&[batch, heads, seq, seq], 10);
+        let keep = [1f32, 1., 1., 1., 0., 0., 1., 1., 1., 1., 1., 1.];
+        let mask: Vec<f32> = keep.iter().map(|k| (1.0 - k) * f32::MIN).collect();
+        let mask = Tensor::from_vec(mask, (batch, seq), &Device::Cpu).expect("mask");
+        let expected = scores
+            .broadcast_add(
+                &mask
+                    .unsqueeze(1)
+                    .and_then(|m| m.unsqueeze(1))
+                    .expect("mask"),
+            )
+            .and_then(|s| {
+                let exp = s.broadcast_sub(&s.max_keepdim(D::Minus1)?)?.exp()?;
+                exp.broadcast_div(&exp.sum_keepdim(D::Minus1)?)
+            })
+            .expect("reference");
+        let got = masked_softmax(&scores, &mask).expect("fused");
+        assert!(max_abs_diff(&got, &expected) < 1e-6);
+        // The padded positions of the first sequence get no attention at all.
+        let first = got
+            .get(0)
+            .and_then(|g| g.get(0))
+            .and_then(|g| g.to_vec2::<f32>())
+            .expect("row");
+        assert!(first.iter().all(|row| row[4] == 0.0 && row[5] == 0.0));
+    }
+
+    #[test]
+    fn kernels_reject_mismatched_shapes() {
+        let xs = random(&[4, 8], 11);
+        assert!(bias_gelu(&xs, &random(&[7], 12)).is_err());
+        assert!(add_norm(&xs, &random(&[4, 7], 13), &random(&[3, 8], 14), 1e-12).is_err());
+        assert!(add_norm(&xs, &random(&[4, 8], 13), &random(&[2, 8], 14), 1e-12).is_err());
+        assert!(split_heads(&xs, &random(&[8], 15), 2, 2, 3).is_err());
+        assert!(masked_softmax(&random(&[1, 2, 3, 4], 16), &random(&[1, 3], 17)).is_err());
+        let ints = Tensor::new(&[[1u32, 2], [3, 4]], &Device::Cpu).expect("ints");
+        assert!(bias_gelu(&ints, &Tensor::new(&[1u32, 2], &Device::Cpu).expect("ints")).is_err());
+    }
+}
