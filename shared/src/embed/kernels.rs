@@ -79,7 +79,7 @@ impl CustomOp2 for BiasGelu {
         let xs_data = f32_slice(self.name(), xs, xs_layout)?;
         let bias = f32_slice(self.name(), bias, bias_layout)?;
         let width = bias.len();
-        if xs_layout.dims().last() != Some(&width) || bias_layout.dims().len() != 1 {
+        if width == 0 || xs_layout.dims().last() != Some(&width) || bias_layout.dims().len() != 1 {
             bail!(
                 "bias-gelu: bias {:?} does not match the last dimension of {:?}",
                 bias_layout.dims(),
@@ -131,7 +131,10 @@ impl CustomOp3 for AddNorm {
                 params_layout.dims()
             )
         };
-        if xs_layout.dims() != residual_layout.dims() || xs_layout.dims().last() != Some(&width) {
+        if width == 0
+            || xs_layout.dims() != residual_layout.dims()
+            || xs_layout.dims().last() != Some(&width)
+        {
             bail!(
                 "add-norm: {:?} + {:?} does not match width {width}",
                 xs_layout.dims(),
@@ -194,6 +197,8 @@ impl CustomOp2 for SplitHeads {
         let Self { batch, seq, heads } = *self;
         let width = bias.len();
         if heads == 0
+            || seq == 0
+            || width == 0
             || !width.is_multiple_of(3 * heads)
             || qkv_layout.dims() != [batch * seq, width]
         {
@@ -445,6 +450,9 @@ mod tests {
         assert!(add_norm(&xs, &random(&[4, 8], 13), &random(&[2, 8], 14), 1e-12).is_err());
         assert!(split_heads(&xs, &random(&[8], 15), 2, 2, 3).is_err());
         assert!(masked_softmax(&random(&[1, 2, 3, 4], 16), &random(&[1, 3], 17)).is_err());
+        // Empty widths are refused rather than split into zero-length rows.
+        assert!(bias_gelu(&random(&[4, 0], 18), &random(&[0], 19)).is_err());
+        assert!(split_heads(&random(&[0, 6], 20), &random(&[6], 21), 1, 0, 2).is_err());
         let ints = Tensor::new(&[[1u32, 2], [3, 4]], &Device::Cpu).expect("ints");
         assert!(bias_gelu(&ints, &Tensor::new(&[1u32, 2], &Device::Cpu).expect("ints")).is_err());
     }
