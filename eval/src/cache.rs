@@ -3,7 +3,9 @@
 //! the other corpora) again. Only the report uses it: the product embeds per request.
 //!
 //! Vectors are keyed by the sha256 of the text; the model's output is deterministic, so a cached
-//! vector is the vector the model would compute.
+//! vector is the vector the model would compute, as long as the model code has not changed. That
+//! is checked on every open: a few probe texts are embedded live and compared with their cached
+//! vectors, and a cache that no longer matches is discarded rather than reported on.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -21,6 +23,20 @@ pub struct CachedEmbedder {
     /// Texts the model really embedded in this run.
     pub computed: Mutex<usize>,
 }
+
+/// Embedded live on every open. A short and a long text, so that a change in padding or
+/// batching shows as well as one in the arithmetic.
+const PROBES: [&str; 2] = [
+    "Cache probe: is this still the vector the model computes?",
+    "Cache probe, longer: the report reuses vectors computed by earlier runs, which is only \
+     sound while the model code computes the same numbers. Tokenisation, the forward pass, \
+     mean pooling over the attention mask and normalisation all feed into this vector, so a \
+     change in any of them moves it by more than the tolerance below.",
+];
+
+/// Largest difference in any component still taken as the same vector: far above the
+/// reordering noise of a parallel matrix multiplication (~1e-7), far below a real change.
+const PROBE_TOLERANCE: f32 = 1e-5;
 
 fn key(text: &str) -> [u8; 32] {
     Sha256::digest(text.as_bytes()).into()
@@ -45,6 +61,29 @@ impl CachedEmbedder {
                     .collect();
                 vectors.insert(k, v);
             }
+        }
+        let live = inner
+            .embed(&PROBES)
+            .map_err(|err| anyhow::anyhow!("embedding the cache probes: {err}"))?;
+        let stale = PROBES.iter().zip(&live).any(|(text, vector)| {
+            vectors.get(&key(text)).is_some_and(|cached| {
+                cached.len() != vector.len()
+                    || cached
+                        .iter()
+                        .zip(vector)
+                        .any(|(a, b)| (a - b).abs() > PROBE_TOLERANCE)
+            })
+        });
+        let probed = PROBES.iter().all(|text| vectors.contains_key(&key(text)));
+        if stale || (!probed && !vectors.is_empty()) {
+            eprintln!(
+                "embedding cache {} was computed by a different model or model code: discarded",
+                path.display()
+            );
+            vectors.clear();
+        }
+        for (text, vector) in PROBES.iter().zip(live) {
+            vectors.insert(key(text), vector);
         }
         Ok(CachedEmbedder {
             inner,
