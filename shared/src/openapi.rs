@@ -6,8 +6,7 @@
 //! `tests/contract` checks that both agree), and the paths come from [`crate::routes::ROUTES`],
 //! so a route cannot exist in the code and be missing from the document. The committed
 //! `openapi.json` at the workspace root is this document; a test fails, with a diff, when they
-//! differ, which is what lets the docs function serve the committed text ([`install_document`])
-//! instead of building it during its cold start.
+//! differ.
 //!
 //! Success bodies are documented as the flattened envelope (the result's fields plus `meta`),
 //! because that is what a client receives. Every error is `application/problem+json`, listed per
@@ -705,23 +704,7 @@ pub fn document_json() -> String {
     text
 }
 
-/// The document as committed, handed over by the docs function with [`install_document`].
-static COMMITTED: OnceLock<&'static str> = OnceLock::new();
-
-/// The document as served: the committed text when the function installed it, otherwise (tests,
-/// tools) generated on first use.
-static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| match COMMITTED.get() {
-    Some(committed) => (*committed).to_owned(),
-    None => document_json(),
-});
-
-/// Hands over the committed `openapi.json`, so that the docs function's first response does not
-/// build the document (a few hundred microseconds of its cold start). Serving it is safe because
-/// the contract tests fail whenever it differs from [`document_json`]; call before the first
-/// request.
-pub fn install_document(committed: &'static str) {
-    let _ = COMMITTED.set(committed);
-}
+static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(document_json);
 
 /// Public and the same for every caller, so clients and CDNs may cache it briefly.
 const CACHE_PUBLIC: &str = "public, max-age=300";
