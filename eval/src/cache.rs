@@ -65,17 +65,17 @@ impl CachedEmbedder {
         let live = inner
             .embed(&PROBES)
             .map_err(|err| anyhow::anyhow!("embedding the cache probes: {err}"))?;
-        let stale = PROBES.iter().zip(&live).any(|(text, vector)| {
+        // Current = every probe is cached and still matches what the model computes now.
+        let current = PROBES.iter().zip(&live).all(|(text, vector)| {
             vectors.get(&key(text)).is_some_and(|cached| {
-                cached.len() != vector.len()
-                    || cached
+                cached.len() == vector.len()
+                    && cached
                         .iter()
                         .zip(vector)
-                        .any(|(a, b)| (a - b).abs() > PROBE_TOLERANCE)
+                        .all(|(a, b)| (a - b).abs() <= PROBE_TOLERANCE)
             })
         });
-        let probed = PROBES.iter().all(|text| vectors.contains_key(&key(text)));
-        if stale || (!probed && !vectors.is_empty()) {
+        if !current && !vectors.is_empty() {
             eprintln!(
                 "embedding cache {} was computed by a different model or model code: discarded",
                 path.display()

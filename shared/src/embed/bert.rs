@@ -126,19 +126,24 @@ impl Weights {
                 tensor.dims()
             ));
         }
-        if tensor.dtype() == DType::F32 {
-            Ok(tensor)
-        } else {
-            tensor
-                .to_dtype(DType::F32)
-                .map_err(|err| format!("tensor {name}: {err}"))
-        }
+        Ok(tensor)
+    }
+
+    /// A sub-block's output bias and layer norm, `{prefix}.dense.bias` and
+    /// `{prefix}.LayerNorm.{weight,bias}`, stacked as [`kernels::add_norm`] takes them.
+    fn bias_and_norm(&mut self, prefix: &str, hidden: usize) -> Result<Tensor, WeightError> {
+        let bias = self.take(&format!("{prefix}.dense.bias"), &[hidden])?;
+        let gamma = self.take(&format!("{prefix}.LayerNorm.weight"), &[hidden])?;
+        let beta = self.take(&format!("{prefix}.LayerNorm.bias"), &[hidden])?;
+        Tensor::stack(&[&bias, &gamma, &beta], 0)
+            .map_err(|err| format!("{prefix} layer norm: {err}"))
     }
 }
 
 impl Bert {
-    /// Builds the encoder from a checkpoint's tensors (as `candle_core::safetensors` loads them),
-    /// checking that every tensor the forward pass uses is present with the configured shape.
+    /// Builds the encoder from a checkpoint's f32 tensors (as [`super::checkpoint::read`] returns
+    /// them), checking that every tensor the forward pass uses is present with the configured
+    /// shape.
     pub fn load(
         tensors: HashMap<String, Tensor>,
         config: &BertConfig,
@@ -190,27 +195,20 @@ impl Bert {
             let key_bias = take("attention.self.key.bias", &[hidden])?;
             let value = take("attention.self.value.weight", &[hidden, hidden])?;
             let value_bias = take("attention.self.value.bias", &[hidden])?;
-            let norm = |bias: Tensor, gamma: Tensor, beta: Tensor| {
-                Tensor::stack(&[&bias, &gamma, &beta], 0).map_err(op("layer norm"))
-            };
+            let out_weight = take("attention.output.dense.weight", &[hidden, hidden])?;
+            let up_weight = take("intermediate.dense.weight", &[inter, hidden])?;
+            let up_bias = take("intermediate.dense.bias", &[inter])?;
+            let down_weight = take("output.dense.weight", &[hidden, inter])?;
             layers.push(Layer {
                 qkv_weight: Tensor::cat(&[&query, &key, &value], 0).map_err(op("qkv"))?,
                 qkv_bias: Tensor::cat(&[&query_bias, &key_bias, &value_bias], 0)
                     .map_err(op("qkv bias"))?,
-                out_weight: take("attention.output.dense.weight", &[hidden, hidden])?,
-                out_norm: norm(
-                    take("attention.output.dense.bias", &[hidden])?,
-                    take("attention.output.LayerNorm.weight", &[hidden])?,
-                    take("attention.output.LayerNorm.bias", &[hidden])?,
-                )?,
-                up_weight: take("intermediate.dense.weight", &[inter, hidden])?,
-                up_bias: take("intermediate.dense.bias", &[inter])?,
-                down_weight: take("output.dense.weight", &[hidden, inter])?,
-                down_norm: norm(
-                    take("output.dense.bias", &[hidden])?,
-                    take("output.LayerNorm.weight", &[hidden])?,
-                    take("output.LayerNorm.bias", &[hidden])?,
-                )?,
+                out_weight,
+                out_norm: weights.bias_and_norm(&format!("{p}.attention.output"), hidden)?,
+                up_weight,
+                up_bias,
+                down_weight,
+                down_norm: weights.bias_and_norm(&format!("{p}.output"), hidden)?,
             });
         }
         Ok(Self {

@@ -31,10 +31,13 @@ pub(super) enum CheckpointError {
     Corrupt(String),
 }
 
+/// What a short read means here: the header promised more data than the file holds.
+const TRUNCATED: &str = "the file ends before the data its header describes";
+
 impl From<std::io::Error> for CheckpointError {
     fn from(err: std::io::Error) -> Self {
         if err.kind() == std::io::ErrorKind::UnexpectedEof {
-            Self::Corrupt("the file ends before the data its header describes".into())
+            Self::Corrupt(TRUNCATED.into())
         } else {
             Self::Io(err)
         }
@@ -134,7 +137,7 @@ pub(super) fn read(path: &Path) -> Result<HashMap<String, Tensor>, CheckpointErr
             // Integer buffers saved with the weights (BERT's `position_ids`) are not weights.
             let skipped = std::io::copy(&mut (&mut reader).take(size), &mut std::io::sink())?;
             if skipped != size {
-                return corrupt("the file ends before the data its header describes");
+                return corrupt(TRUNCATED);
             }
             continue;
         }

@@ -230,19 +230,22 @@ impl fmt::Debug for MiniLm {
 /// Reads a whole model file, telling "missing" (run setup) apart from "unreadable" (fix the
 /// filesystem).
 fn read_model_file(path: &Path, what: &'static str) -> Result<Vec<u8>, EmbedError> {
-    std::fs::read(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            EmbedError::ModelMissing {
-                path: path.to_path_buf(),
-                what,
-            }
-        } else {
-            EmbedError::Unreadable {
-                path: path.to_path_buf(),
-                source,
-            }
+    std::fs::read(path).map_err(|source| io_error(path, what, source))
+}
+
+/// A model file that could not be read: missing (run setup) or unreadable (fix the filesystem).
+fn io_error(path: &Path, what: &'static str, source: std::io::Error) -> EmbedError {
+    if source.kind() == std::io::ErrorKind::NotFound {
+        EmbedError::ModelMissing {
+            path: path.to_path_buf(),
+            what,
         }
-    })
+    } else {
+        EmbedError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 fn corrupt(path: &Path, reason: impl Into<String>) -> EmbedError {
@@ -315,16 +318,7 @@ fn load_tokenizer(path: &Path, bytes: &[u8], config: &BertConfig) -> Result<Toke
 /// "corrupt" as [`read_model_file`] does.
 fn read_weights(path: &Path) -> Result<HashMap<String, Tensor>, EmbedError> {
     checkpoint::read(path).map_err(|err| match err {
-        CheckpointError::Io(source) if source.kind() == std::io::ErrorKind::NotFound => {
-            EmbedError::ModelMissing {
-                path: path.to_path_buf(),
-                what: "weights file",
-            }
-        }
-        CheckpointError::Io(source) => EmbedError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        },
+        CheckpointError::Io(source) => io_error(path, "weights file", source),
         CheckpointError::Corrupt(reason) => {
             corrupt(path, format!("not a readable safetensors file: {reason}"))
         }
