@@ -6,16 +6,21 @@
 //! values of the declared type, scores clamped) before anything reaches the client, because a
 //! provider, and a generative model above all, is untrusted. No SDK type crosses this boundary.
 //!
-//! Implementations:
+//! # Layout
 //! - [`embedded`]: the default; the classic IR/NLP engine plus, when configured, an in-process
 //!   sentence-embedding model. No network, no credentials.
-//!
-//! A generative provider (Bedrock Converse, an OpenAI-compatible server) implements the same
-//! trait by prompting for each task with a JSON schema and mapping its answer into the drafts.
+//! - [`generative`]: a language model answers through structured output; the intent schemas,
+//!   prompts, decoders and the repair loop, on top of a small chat port.
+//! - [`bedrock`]: the chat port on Amazon Bedrock Converse.
+//! - [`openai`]: the chat port on any OpenAI-compatible `chat/completions` server.
 
+pub mod bedrock;
 pub mod embedded;
+pub mod generative;
+pub mod openai;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -36,6 +41,35 @@ pub enum ProviderError {
     BadOutput(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// The instant by which a request must be answered: one per request, shared by a provider call
+/// and its repair, set below API Gateway's 29 s and the function's own timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline(tokio::time::Instant);
+
+impl Deadline {
+    /// A deadline `budget` from now.
+    pub fn after(budget: Duration) -> Deadline {
+        Deadline(tokio::time::Instant::now() + budget)
+    }
+
+    pub fn at(instant: tokio::time::Instant) -> Deadline {
+        Deadline(instant)
+    }
+
+    pub fn instant(self) -> tokio::time::Instant {
+        self.0
+    }
+
+    /// Time left, zero once passed.
+    pub fn remaining(self) -> Duration {
+        self.0.saturating_duration_since(tokio::time::Instant::now())
+    }
+
+    pub fn earliest(self, other: Deadline) -> Deadline {
+        Deadline(self.0.min(other.0))
+    }
 }
 
 /// A provider's answer with its accounting.

@@ -1,0 +1,1 @@
+//! The chat port on Amazon Bedrock Converse.

@@ -1,0 +1,1 @@
+//! Schema, prompts and decoder of each intent.

@@ -1,0 +1,1 @@
+//! The versioned price table behind `meta.cost_usd`.

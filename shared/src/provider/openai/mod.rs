@@ -1,0 +1,1 @@
+//! The chat port on any OpenAI-compatible `POST {base}/chat/completions` server.
