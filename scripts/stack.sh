@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local stack: DynamoDB Local with the template's tables, and the local API serving every
-# route in front of the real function binaries on the embedded provider.
+# route in front of the real function binaries, on the provider the environment names
+# (INTENT_PROVIDER and its settings, passed through to the functions; embedded by default).
 #
 #   scripts/stack.sh run   [--port 3000] [--release]   foreground; Ctrl-C stops everything
 #   scripts/stack.sh start DIR [--port N] [--release]  background; writes DIR/api_url, DIR/dynamodb_url, DIR/env
@@ -71,11 +72,16 @@ start_stack() { # state-dir port
   "$TOOLS/venv/bin/python" "$ROOT/scripts/local_tables.py" "$ROOT/template.yaml" "$ddb_url" \
     || die "could not create the tables in DynamoDB Local"
 
+  # DynamoDB Local accepts any credentials. Real ones (a profile, SSO, keys) are left alone, so
+  # that INTENT_PROVIDER=bedrock can reach Bedrock with them; placeholders only when there are none.
+  local creds=""
+  if [ -z "${AWS_ACCESS_KEY_ID:-}" ] && [ -z "${AWS_PROFILE:-}" ] && [ ! -f "${AWS_SHARED_CREDENTIALS_FILE:-$HOME/.aws/credentials}" ]; then
+    creds=$'export AWS_ACCESS_KEY_ID=local\nexport AWS_SECRET_ACCESS_KEY=local'
+  fi
   cat >"$dir/env" <<ENV
 export AWS_ENDPOINT_URL_DYNAMODB=$ddb_url
-export AWS_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=local
-export AWS_SECRET_ACCESS_KEY=local
+export AWS_REGION=${AWS_REGION:-${AWS_DEFAULT_REGION:-us-east-1}}
+$creds
 export REQUEST_LOG_TABLE=RequestLogTable
 export FEEDBACK_TABLE=FeedbackTable
 export MODEL_DIR=$TOOLS/model/all-MiniLM-L6-v2

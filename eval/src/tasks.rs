@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -17,11 +17,17 @@ use shared::embed::{Embedder, MiniLm};
 use shared::engine::bm25::Bm25;
 use shared::engine::text::{Analyzer, split_sentences};
 use shared::intents;
-use shared::provider::Provider;
 use shared::provider::embedded::passages::{PASSAGE_TOKENS, passages};
 use shared::provider::embedded::{EmbeddedProvider, Fusion, Tuning};
+use shared::provider::{Deadline, Provider};
 
 use crate::Args;
+
+/// The embedded engine makes no upstream call, so the report's requests get a deadline that
+/// never matters.
+fn offline() -> Deadline {
+    Deadline::after(Duration::from_secs(3600))
+}
 use crate::cache::CachedEmbedder;
 use crate::data::{self, Labelled, SciFact};
 use crate::metrics::{Prf, Rouge, ndcg_at, rouge};
@@ -51,7 +57,7 @@ async fn classify_run(
             multi_label: false,
             threshold: None,
         };
-        let out = intents::classify::classify(provider, &request)
+        let out = intents::classify::classify(provider, &request, offline())
             .await
             .map_err(|e| anyhow::anyhow!("classify: {e:?}"))?;
         if out.result.labels.first().map(|l| l.name.as_str()) == Some(item.label.as_str()) {
@@ -123,7 +129,7 @@ async fn rerank_scores(
             .collect(),
         top_k: None,
     };
-    let out = intents::score::score(provider, &request)
+    let out = intents::score::score(provider, &request, offline())
         .await
         .map_err(|e| anyhow::anyhow!("score: {e:?}"))?;
     let mut scores = vec![0.0f32; candidates.len()];
@@ -277,7 +283,7 @@ async fn extract_run(
             text: r.text.chars().take(50_000).collect(),
             fields: specs.clone(),
         };
-        let out = intents::extract::extract(provider, &request)
+        let out = intents::extract::extract(provider, &request, offline())
             .await
             .map_err(|e| anyhow::anyhow!("extract: {e:?}"))?;
         for (name, prf) in counts.iter_mut() {
@@ -327,8 +333,9 @@ async fn summarize_run(
                     text: a.article.chars().take(100_000).collect(),
                     max_sentences: 3,
                     focus: None,
+                    style: Default::default(),
                 };
-                intents::summarize::summarize(p, &request)
+                intents::summarize::summarize(p, &request, offline())
                     .await
                     .map_err(|e| anyhow::anyhow!("summarize: {e:?}"))?
                     .result
@@ -434,7 +441,7 @@ async fn tune_classify(_args: &Args, embedder: Arc<CachedEmbedder>) -> anyhow::R
                             multi_label: false,
                             threshold: None,
                         };
-                        let out = intents::classify::classify(&p, &request)
+                        let out = intents::classify::classify(&p, &request, offline())
                             .await
                             .map_err(|e| anyhow::anyhow!("classify: {e:?}"))?;
                         let total: f32 = out.result.labels.iter().map(|l| l.score).sum();
@@ -528,6 +535,7 @@ async fn latency(
         text: article.to_owned(),
         max_sentences: 3,
         focus: None,
+        style: Default::default(),
     };
     let extract = ExtractRequest {
         text: receipt.to_owned(),
@@ -574,32 +582,32 @@ async fn latency(
     time!(
         "classify (77 labels)",
         runs,
-        intents::classify::classify(provider, &classify)
+        intents::classify::classify(provider, &classify, offline())
     );
     time!(
         "score (20 docs)",
         runs,
-        intents::score::score(provider, &score20)
+        intents::score::score(provider, &score20, offline())
     );
     time!(
         "score (100 docs)",
         runs.div_ceil(3),
-        intents::score::score(provider, &score100)
+        intents::score::score(provider, &score100, offline())
     );
     time!(
         "summarize (1 news article)",
         runs,
-        intents::summarize::summarize(provider, &summarize)
+        intents::summarize::summarize(provider, &summarize, offline())
     );
     time!(
         "extract (receipt, 4 fields)",
         runs,
-        intents::extract::extract(provider, &extract)
+        intents::extract::extract(provider, &extract, offline())
     );
     time!(
         "recommend (50 items)",
         runs,
-        intents::recommend::recommend(provider, &recommend)
+        intents::recommend::recommend(provider, &recommend, offline())
     );
     Ok(out)
 }

@@ -57,6 +57,11 @@ fn function_env() -> Vec<(String, String)> {
                 || k.starts_with("RUST_")
                 || k == "MODEL_DIR"
                 || k == "INTENT_PROVIDER"
+                // The generative provider's settings (BEDROCK_*, OPENAI_*, PROVIDER_*), so any
+                // provider can be served locally.
+                || k.starts_with("BEDROCK_")
+                || k.starts_with("OPENAI_")
+                || k.starts_with("PROVIDER_")
                 || k.ends_with("_TABLE")
                 || k == "PATH"
                 || k == "HOME"

@@ -4,10 +4,92 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Which engine answers the intents.
+/// Which engine answers the intents (`INTENT_PROVIDER`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderKind {
     Embedded,
+    Bedrock,
+    OpenAi,
+}
+
+/// A secret read from the environment. Its `Debug` never shows the value, so a config dump in a
+/// log line cannot leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    /// The value, for the one place that sends it (an `Authorization` header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How Bedrock is asked for structured output (`BEDROCK_OUTPUT_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BedrockOutputMode {
+    /// `tool` (default): a forced tool call whose input schema is the intent's schema (Claude,
+    /// Nova, Llama, Mistral Large).
+    Tool,
+    /// `json_schema`: native JSON-schema output (`outputConfig.textFormat`) for models that have it.
+    JsonSchema,
+}
+
+/// `INTENT_PROVIDER=bedrock`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BedrockConfig {
+    /// `BEDROCK_MODEL_ID`: a model id or an inference profile id/ARN.
+    pub model_id: String,
+    pub output: BedrockOutputMode,
+    /// `BEDROCK_GUARDRAIL_ID` and `BEDROCK_GUARDRAIL_VERSION`, both or neither.
+    pub guardrail: Option<(String, String)>,
+}
+
+/// Where the OpenAI-compatible API key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenAiKeySource {
+    /// No key: local servers (Ollama, llama.cpp, vLLM) usually need none.
+    None,
+    /// `OPENAI_API_KEY`, for local use.
+    Plain(Secret),
+    /// `OPENAI_API_KEY_SECRET_ARN`: read from AWS Secrets Manager once per cold start.
+    SecretArn(String),
+}
+
+/// `OPENAI_RESPONSE_FORMAT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenAiResponseFormat {
+    /// `json_schema` (default): strict structured output.
+    JsonSchema,
+    /// `json_object`: for servers without JSON-schema support; the schema goes in the prompt.
+    JsonObject,
+}
+
+/// `INTENT_PROVIDER=openai`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenAiConfig {
+    /// `OPENAI_BASE_URL`, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:11434/v1`.
+    pub base_url: String,
+    /// `OPENAI_MODEL`.
+    pub model: String,
+    pub key: OpenAiKeySource,
+    pub response_format: OpenAiResponseFormat,
+}
+
+/// Everything a generative provider needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GenerativeConfig {
+    Bedrock(BedrockConfig),
+    OpenAi(OpenAiConfig),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -28,6 +110,15 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub provider: ProviderKind,
+    /// The generative provider's settings; `None` for the embedded provider.
+    pub generative: Option<GenerativeConfig>,
+    /// `PROVIDER_FALLBACK=embedded`: answer from the embedded engine when the generative provider
+    /// is throttled, unavailable or too slow. Off by default.
+    pub fallback_to_embedded: bool,
+    /// `PROVIDER_TIMEOUT_MS` (1000–28000, default 25000): the request's deadline for a generative
+    /// call and its repair, below API Gateway's 29 s integration timeout. The function's own
+    /// remaining time shortens it further.
+    pub provider_timeout: Duration,
     /// Directory of the embedding model (`MODEL_DIR`); `None` runs the classic engine alone.
     pub model_dir: Option<PathBuf>,
     /// `REQUEST_LOG_TABLE`: DynamoDB table for the request log (required).
@@ -59,14 +150,41 @@ impl Config {
         };
         let provider = match get("INTENT_PROVIDER").as_deref() {
             None | Some("embedded") => ProviderKind::Embedded,
+            Some("bedrock") => ProviderKind::Bedrock,
+            Some("openai") => ProviderKind::OpenAi,
             Some(other) => {
                 return Err(ConfigError::Invalid {
                     name: "INTENT_PROVIDER",
                     value: other.to_owned(),
-                    expected: "one of: embedded",
+                    expected: "one of: embedded, bedrock, openai",
                 });
             }
         };
+        let generative = match provider {
+            ProviderKind::Embedded => None,
+            ProviderKind::Bedrock => Some(GenerativeConfig::Bedrock(bedrock(&get)?)),
+            ProviderKind::OpenAi => Some(GenerativeConfig::OpenAi(openai(&get)?)),
+        };
+        let fallback_to_embedded = match get("PROVIDER_FALLBACK").as_deref() {
+            None | Some("none") => false,
+            Some("embedded") if provider != ProviderKind::Embedded => true,
+            Some("embedded") => {
+                return Err(ConfigError::Invalid {
+                    name: "PROVIDER_FALLBACK",
+                    value: "embedded".to_owned(),
+                    expected: "none while INTENT_PROVIDER is embedded (it cannot fall back to itself)",
+                });
+            }
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "PROVIDER_FALLBACK",
+                    value: other.to_owned(),
+                    expected: "embedded or none",
+                });
+            }
+        };
+        let provider_timeout =
+            Duration::from_millis(number(&get, "PROVIDER_TIMEOUT_MS", 25_000, 1_000, 28_000)?);
         let request_log_table = get("REQUEST_LOG_TABLE").ok_or(ConfigError::Missing {
             name: "REQUEST_LOG_TABLE",
             why: "every request is logged to this DynamoDB table",
@@ -86,6 +204,9 @@ impl Config {
         };
         Ok(Config {
             provider,
+            generative,
+            fallback_to_embedded,
+            provider_timeout,
             model_dir: get("MODEL_DIR").map(PathBuf::from),
             request_log_table,
             feedback_table: get("FEEDBACK_TABLE"),
@@ -94,6 +215,116 @@ impl Config {
             request_log_include_input,
         })
     }
+}
+
+fn bedrock(get: &impl Fn(&str) -> Option<String>) -> Result<BedrockConfig, ConfigError> {
+    let model_id = get("BEDROCK_MODEL_ID").ok_or(ConfigError::Missing {
+        name: "BEDROCK_MODEL_ID",
+        why: "INTENT_PROVIDER=bedrock needs the model or inference profile to call",
+    })?;
+    if model_id.chars().any(char::is_whitespace) || model_id.len() > 2048 {
+        return Err(ConfigError::Invalid {
+            name: "BEDROCK_MODEL_ID",
+            value: model_id,
+            expected: "a Bedrock model id, inference profile id or ARN (no spaces)",
+        });
+    }
+    let output = match get("BEDROCK_OUTPUT_MODE").as_deref() {
+        None | Some("tool") => BedrockOutputMode::Tool,
+        Some("json_schema") => BedrockOutputMode::JsonSchema,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                name: "BEDROCK_OUTPUT_MODE",
+                value: other.to_owned(),
+                expected: "tool or json_schema",
+            });
+        }
+    };
+    let guardrail = match (
+        get("BEDROCK_GUARDRAIL_ID"),
+        get("BEDROCK_GUARDRAIL_VERSION"),
+    ) {
+        (None, None) => None,
+        (Some(id), Some(version)) => Some((id, version)),
+        (Some(_), None) => {
+            return Err(ConfigError::Missing {
+                name: "BEDROCK_GUARDRAIL_VERSION",
+                why: "a guardrail is applied by identifier and version together",
+            });
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::Missing {
+                name: "BEDROCK_GUARDRAIL_ID",
+                why: "a guardrail is applied by identifier and version together",
+            });
+        }
+    };
+    Ok(BedrockConfig {
+        model_id,
+        output,
+        guardrail,
+    })
+}
+
+fn openai(get: &impl Fn(&str) -> Option<String>) -> Result<OpenAiConfig, ConfigError> {
+    let base_url = get("OPENAI_BASE_URL").ok_or(ConfigError::Missing {
+        name: "OPENAI_BASE_URL",
+        why: "INTENT_PROVIDER=openai needs the server's base URL, e.g. https://api.openai.com/v1",
+    })?;
+    let host = base_url
+        .strip_prefix("https://")
+        .or_else(|| base_url.strip_prefix("http://"))
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+    if !matches!(host, Some(h) if !h.is_empty()) || base_url.chars().any(char::is_whitespace) {
+        return Err(ConfigError::Invalid {
+            name: "OPENAI_BASE_URL",
+            value: base_url,
+            expected: "an absolute http:// or https:// URL",
+        });
+    }
+    let model = get("OPENAI_MODEL").ok_or(ConfigError::Missing {
+        name: "OPENAI_MODEL",
+        why: "INTENT_PROVIDER=openai needs the model name the server knows",
+    })?;
+    let key = match (get("OPENAI_API_KEY"), get("OPENAI_API_KEY_SECRET_ARN")) {
+        (None, None) => OpenAiKeySource::None,
+        (Some(key), None) => OpenAiKeySource::Plain(Secret::new(key)),
+        (None, Some(arn)) => {
+            if !(arn.starts_with("arn:") && arn.contains(":secretsmanager:")) {
+                return Err(ConfigError::Invalid {
+                    name: "OPENAI_API_KEY_SECRET_ARN",
+                    value: arn,
+                    expected: "the ARN of a Secrets Manager secret (arn:...:secretsmanager:...)",
+                });
+            }
+            OpenAiKeySource::SecretArn(arn)
+        }
+        (Some(_), Some(_)) => {
+            // The value of OPENAI_API_KEY is never echoed.
+            return Err(ConfigError::Invalid {
+                name: "OPENAI_API_KEY_SECRET_ARN",
+                value: "(set together with OPENAI_API_KEY)".to_owned(),
+                expected: "either OPENAI_API_KEY or OPENAI_API_KEY_SECRET_ARN, not both",
+            });
+        }
+    };
+    let response_format = match get("OPENAI_RESPONSE_FORMAT").as_deref() {
+        None | Some("json_schema") => OpenAiResponseFormat::JsonSchema,
+        Some("json_object") => OpenAiResponseFormat::JsonObject,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                name: "OPENAI_RESPONSE_FORMAT",
+                value: other.to_owned(),
+                expected: "json_schema or json_object",
+            });
+        }
+    };
+    Ok(OpenAiConfig {
+        base_url: base_url.trim_end_matches('/').to_owned(),
+        model,
+        key,
+        response_format,
+    })
 }
 
 fn number(
@@ -156,6 +387,124 @@ mod tests {
         ]))
         .expect_err("unknown provider");
         assert!(err.to_string().contains("INTENT_PROVIDER"));
+    }
+
+    #[test]
+    fn reads_a_bedrock_provider_with_guardrail_and_fallback() {
+        let c = Config::from_lookup(env(&[
+            ("REQUEST_LOG_TABLE", "t"),
+            ("INTENT_PROVIDER", "bedrock"),
+            (
+                "BEDROCK_MODEL_ID",
+                "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+            ),
+            ("BEDROCK_GUARDRAIL_ID", "gr-1"),
+            ("BEDROCK_GUARDRAIL_VERSION", "2"),
+            ("PROVIDER_FALLBACK", "embedded"),
+        ]))
+        .expect("valid");
+        assert_eq!(c.provider, ProviderKind::Bedrock);
+        assert!(c.fallback_to_embedded);
+        assert_eq!(c.provider_timeout, Duration::from_secs(25));
+        let Some(GenerativeConfig::Bedrock(b)) = c.generative else {
+            panic!("bedrock config expected");
+        };
+        assert_eq!(b.output, BedrockOutputMode::Tool);
+        assert_eq!(b.guardrail, Some(("gr-1".into(), "2".into())));
+    }
+
+    #[test]
+    fn reads_an_openai_provider_and_never_shows_its_key() {
+        let c = Config::from_lookup(env(&[
+            ("REQUEST_LOG_TABLE", "t"),
+            ("INTENT_PROVIDER", "openai"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1/"),
+            ("OPENAI_MODEL", "llama3.2"),
+            ("OPENAI_API_KEY", "sk-very-secret"),
+            ("OPENAI_RESPONSE_FORMAT", "json_object"),
+        ]))
+        .expect("valid");
+        assert!(!format!("{c:?}").contains("sk-very-secret"));
+        let Some(GenerativeConfig::OpenAi(o)) = c.generative else {
+            panic!("openai config expected");
+        };
+        assert_eq!(o.base_url, "http://127.0.0.1:11434/v1");
+        assert_eq!(o.response_format, OpenAiResponseFormat::JsonObject);
+        assert_eq!(
+            o.key,
+            OpenAiKeySource::Plain(Secret::new("sk-very-secret".into()))
+        );
+    }
+
+    #[test]
+    fn a_missing_or_malformed_provider_setting_names_its_variable() {
+        let base = [("REQUEST_LOG_TABLE", "t")];
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("INTENT_PROVIDER", "bedrock")], "BEDROCK_MODEL_ID"),
+            (
+                &[
+                    ("INTENT_PROVIDER", "bedrock"),
+                    ("BEDROCK_MODEL_ID", "m"),
+                    ("BEDROCK_OUTPUT_MODE", "xml"),
+                ],
+                "BEDROCK_OUTPUT_MODE",
+            ),
+            (
+                &[
+                    ("INTENT_PROVIDER", "bedrock"),
+                    ("BEDROCK_MODEL_ID", "m"),
+                    ("BEDROCK_GUARDRAIL_ID", "g"),
+                ],
+                "BEDROCK_GUARDRAIL_VERSION",
+            ),
+            (&[("INTENT_PROVIDER", "openai")], "OPENAI_BASE_URL"),
+            (
+                &[
+                    ("INTENT_PROVIDER", "openai"),
+                    ("OPENAI_BASE_URL", "api.openai.com"),
+                    ("OPENAI_MODEL", "m"),
+                ],
+                "OPENAI_BASE_URL",
+            ),
+            (
+                &[
+                    ("INTENT_PROVIDER", "openai"),
+                    ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+                ],
+                "OPENAI_MODEL",
+            ),
+            (
+                &[
+                    ("INTENT_PROVIDER", "openai"),
+                    ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+                    ("OPENAI_MODEL", "m"),
+                    ("OPENAI_API_KEY_SECRET_ARN", "my-secret"),
+                ],
+                "OPENAI_API_KEY_SECRET_ARN",
+            ),
+            (
+                &[
+                    ("INTENT_PROVIDER", "openai"),
+                    ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+                    ("OPENAI_MODEL", "m"),
+                    ("OPENAI_API_KEY", "sk-x"),
+                    (
+                        "OPENAI_API_KEY_SECRET_ARN",
+                        "arn:aws:secretsmanager:us-east-1:000000000000:secret:k",
+                    ),
+                ],
+                "OPENAI_API_KEY_SECRET_ARN",
+            ),
+            (&[("PROVIDER_FALLBACK", "embedded")], "PROVIDER_FALLBACK"),
+            (&[("PROVIDER_TIMEOUT_MS", "60000")], "PROVIDER_TIMEOUT_MS"),
+        ];
+        for (pairs, variable) in cases {
+            let all: Vec<(&str, &str)> = base.iter().chain(pairs.iter()).copied().collect();
+            let err = Config::from_lookup(env(&all)).expect_err("invalid configuration");
+            let text = err.to_string();
+            assert!(text.contains(variable), "{variable}: {text}");
+            assert!(!text.contains("sk-x"), "{text}");
+        }
     }
 
     #[test]

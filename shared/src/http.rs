@@ -24,8 +24,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
-use crate::config::{Config, ConfigError};
-use anyhow::Context;
+use crate::config::{Config, ConfigError, GenerativeConfig};
 
 use crate::contract::health::{DependencyCheck, HealthResponse, Status};
 use crate::contract::limits::MAX_BODY_BYTES;
@@ -34,8 +33,8 @@ use crate::embed::{EmbedError, Embedder};
 use crate::intents::{self, Outcome};
 use crate::observability::RequestRecord;
 use crate::problem::ApiError;
-use crate::provider::SharedProvider;
 use crate::provider::embedded::EmbeddedProvider;
+use crate::provider::{Deadline, SharedProvider};
 use crate::routes::{Function, Operation, RouteMatch, match_route};
 use crate::store::dynamo::{Clients, DynamoFeedbackStore, DynamoRequestLog};
 use crate::store::memory::{MemoryFeedbackStore, MemoryRequestLog};
@@ -52,11 +51,32 @@ pub struct App {
     /// Present in the feedback function only.
     pub feedback: Option<Arc<dyn FeedbackStore>>,
     pub log_settings: LogSettings,
-    /// `MODEL_DIR`, for [`App::with_embedding_model`].
+    /// `MODEL_DIR`, for [`App::with_intent_provider`].
     pub model_dir: Option<PathBuf>,
+    /// Which engine [`App::with_intent_provider`] builds, and the deadline of its calls.
+    pub provider_config: ProviderConfig,
     /// Where the handler sends log items when the request-log extension runs (see
     /// [`crate::after_response`]); unset, items are written before answering.
     pub(crate) deferred_log: OnceLock<mpsc::UnboundedSender<LogItem>>,
+}
+
+/// The provider settings of the configuration that the app keeps.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub generative: Option<GenerativeConfig>,
+    pub fallback_to_embedded: bool,
+    /// `PROVIDER_TIMEOUT_MS`: the budget of a request's provider calls.
+    pub timeout: Duration,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        ProviderConfig {
+            generative: None,
+            fallback_to_embedded: false,
+            timeout: Duration::from_secs(25),
+        }
+    }
 }
 
 /// How request log items are written.
@@ -100,7 +120,8 @@ impl App {
         } else {
             None
         };
-        if function.uses_model() && config.model_dir.is_none() {
+        let embedded_answers = config.generative.is_none() || config.fallback_to_embedded;
+        if function.uses_model() && embedded_answers && config.model_dir.is_none() {
             tracing::warn!(
                 "MODEL_DIR is not set: the classic engine answers without the embedding model"
             );
@@ -109,6 +130,11 @@ impl App {
             function,
             provider: None,
             model_dir: config.model_dir.clone(),
+            provider_config: ProviderConfig {
+                generative: config.generative.clone(),
+                fallback_to_embedded: config.fallback_to_embedded,
+                timeout: config.provider_timeout,
+            },
             request_log: Arc::new(DynamoRequestLog::new(
                 clients,
                 config.request_log_table.clone(),
@@ -123,33 +149,28 @@ impl App {
         })
     }
 
-    /// Loads the embedding model from `MODEL_DIR` with `load` and answers with the hybrid engine.
+    /// Builds the configured intent engine: the embedded one (hybrid when `MODEL_DIR` holds the
+    /// model, loaded with `load`), or a generative provider (`INTENT_PROVIDER=bedrock|openai`),
+    /// with the embedded engine behind it when `PROVIDER_FALLBACK=embedded`.
     ///
-    /// Only the functions that embed call this (from their `main`, with `MiniLm::load`), so the
-    /// model code is linked into those binaries alone and the others stay small and fast to
-    /// start. Without `MODEL_DIR` the app keeps the classic engine; a missing or corrupt model
-    /// stops the cold start with the loader's message.
-    pub fn with_embedding_model<E, F>(mut self, load: F) -> anyhow::Result<App>
+    /// Only the intent functions call this (from their `main`, with `MiniLm::load`), so the
+    /// engines are linked into those binaries alone and the others stay small and fast to start.
+    /// A missing or corrupt model, or a bad provider setting, stops the cold start with a message
+    /// that names what to fix.
+    pub async fn with_intent_provider<E, F>(mut self, load: F) -> anyhow::Result<App>
     where
         E: Embedder + 'static,
         F: FnOnce(&Path) -> Result<E, EmbedError>,
     {
-        let Some(dir) = self.model_dir.clone() else {
-            self.provider = Some(Arc::new(EmbeddedProvider::new()));
-            return Ok(self);
-        };
-        let started = Instant::now();
-        let model = load(&dir).with_context(|| {
-            format!(
-                "loading the embedding model from MODEL_DIR={}",
-                dir.display()
+        self.provider = Some(
+            crate::provider::setup::intent_provider(
+                self.provider_config.generative.as_ref(),
+                self.provider_config.fallback_to_embedded,
+                self.model_dir.as_deref(),
+                load,
             )
-        })?;
-        tracing::info!(
-            load_ms = started.elapsed().as_millis() as u64,
-            "embedding model loaded"
+            .await?,
         );
-        self.provider = Some(Arc::new(EmbeddedProvider::with_embedder(Arc::new(model))));
         Ok(self)
     }
 
@@ -163,6 +184,7 @@ impl App {
             feedback: Some(Arc::new(MemoryFeedbackStore::default())),
             log_settings: LogSettings::default(),
             model_dir: None,
+            provider_config: ProviderConfig::default(),
             deferred_log: OnceLock::new(),
         }
     }
@@ -189,6 +211,9 @@ struct Trace {
     provider: Option<&'static str>,
     model: Option<String>,
     usage: Usage,
+    cost_usd: Option<f64>,
+    stop_reason: Option<String>,
+    fallback_reason: Option<&'static str>,
     error_code: Option<&'static str>,
 }
 
@@ -252,6 +277,9 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
             provider: trace.provider.map(str::to_owned),
             model: trace.model,
             usage: trace.usage,
+            cost_usd: trace.cost_usd,
+            stop_reason: trace.stop_reason,
+            fallback_reason: trace.fallback_reason.map(str::to_owned),
             client_id,
             input_bytes,
             input_sha256,
@@ -359,6 +387,7 @@ async fn dispatch(
         });
     }
     let started = Instant::now();
+    let deadline = request_deadline(app, request);
     // Every intent route needs the engine; the others (health, feedback, docs) never touch it.
     let engine = || {
         app.provider.as_deref().ok_or_else(|| {
@@ -372,7 +401,7 @@ async fn dispatch(
         Operation::Summarize => {
             let input = parse_json(request)?;
             respond(
-                intents::summarize::summarize(engine()?, &input).await?,
+                intents::summarize::summarize(engine()?, &input, deadline).await?,
                 request_id,
                 started,
                 trace,
@@ -381,7 +410,7 @@ async fn dispatch(
         Operation::Classify => {
             let input = parse_json(request)?;
             respond(
-                intents::classify::classify(engine()?, &input).await?,
+                intents::classify::classify(engine()?, &input, deadline).await?,
                 request_id,
                 started,
                 trace,
@@ -390,7 +419,7 @@ async fn dispatch(
         Operation::Extract => {
             let input = parse_json(request)?;
             respond(
-                intents::extract::extract(engine()?, &input).await?,
+                intents::extract::extract(engine()?, &input, deadline).await?,
                 request_id,
                 started,
                 trace,
@@ -399,7 +428,7 @@ async fn dispatch(
         Operation::Recommend => {
             let input = parse_json(request)?;
             respond(
-                intents::recommend::recommend(engine()?, &input).await?,
+                intents::recommend::recommend(engine()?, &input, deadline).await?,
                 request_id,
                 started,
                 trace,
@@ -408,7 +437,7 @@ async fn dispatch(
         Operation::Score => {
             let input = parse_json(request)?;
             respond(
-                intents::score::score(engine()?, &input).await?,
+                intents::score::score(engine()?, &input, deadline).await?,
                 request_id,
                 started,
                 trace,
@@ -459,13 +488,31 @@ fn plain_envelope<T: Serialize>(
     request_id: &str,
     started: Instant,
 ) -> Response<Body> {
-    let outcome = Outcome {
-        result,
-        usage: Usage::default(),
-        provider: "none",
-        model: "none".to_owned(),
+    envelope_response(status, Outcome::plain(result), request_id, started)
+}
+
+/// Margin kept before the function's own timeout, so a late provider answer still leaves time to
+/// answer the client and log the request.
+const FUNCTION_DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
+
+/// The request's one deadline: the provider budget (`PROVIDER_TIMEOUT_MS`), shortened to what the
+/// invocation has left when Lambda says so.
+fn request_deadline(app: &App, request: &Request) -> Deadline {
+    let budget = Deadline::after(app.provider_config.timeout);
+    let Some(ctx) = request.lambda_context_ref() else {
+        return budget;
     };
-    envelope_response(status, outcome, request_id, started)
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    // A zero deadline means the runtime did not say (tests, some emulators).
+    if ctx.deadline == 0 {
+        return budget;
+    }
+    let left = Duration::from_millis(ctx.deadline.saturating_sub(now_ms))
+        .saturating_sub(FUNCTION_DEADLINE_MARGIN);
+    budget.earliest(Deadline::after(left))
 }
 
 /// The one place a success body is built: the result fields plus `meta`.
@@ -483,6 +530,8 @@ fn envelope_response<T: Serialize>(
             provider: outcome.provider.to_owned(),
             model: outcome.model,
             usage: outcome.usage,
+            cost_usd: outcome.cost_usd.map(round_usd),
+            fallback_reason: outcome.fallback_reason.map(str::to_owned),
             latency_ms: started.elapsed().as_millis() as u64,
         },
     };
@@ -555,6 +604,11 @@ async fn dependency(
     }
 }
 
+/// Dollars to 8 decimals: sub-cent costs stay visible without float noise.
+fn round_usd(usd: f64) -> f64 {
+    (usd * 1e8).round() / 1e8
+}
+
 fn respond<T: Serialize>(
     outcome: Outcome<T>,
     request_id: &str,
@@ -564,6 +618,9 @@ fn respond<T: Serialize>(
     trace.provider = Some(outcome.provider);
     trace.model = Some(outcome.model.clone());
     trace.usage = outcome.usage;
+    trace.cost_usd = outcome.cost_usd.map(round_usd);
+    trace.stop_reason = outcome.stop_reason.clone();
+    trace.fallback_reason = outcome.fallback_reason;
     Ok(envelope_response(
         StatusCode::OK,
         outcome,

@@ -42,6 +42,12 @@ pub struct RequestRecord {
     pub provider: Option<String>,
     pub model: Option<String>,
     pub usage: Usage,
+    /// Estimated model charges in USD (`None` when the model has no price).
+    pub cost_usd: Option<f64>,
+    /// Why a generative model stopped (`complete`, `max_tokens`, `refused`, ...).
+    pub stop_reason: Option<String>,
+    /// Why the embedded engine answered for the configured generative provider.
+    pub fallback_reason: Option<String>,
     /// API key id from API Gateway when the caller used one.
     pub client_id: Option<String>,
     pub input_bytes: u64,
@@ -65,6 +71,10 @@ impl RequestRecord {
             input_tokens = usage.input_tokens,
             output_tokens = usage.output_tokens,
             embedded_texts = usage.embedded_texts,
+            attempts = usage.attempts.unwrap_or(0),
+            cost_usd = self.cost_usd.unwrap_or(0.0),
+            stop_reason = self.stop_reason.as_deref().unwrap_or("-"),
+            fallback_reason = self.fallback_reason.as_deref().unwrap_or("-"),
             client_id = self.client_id.as_deref().unwrap_or("-"),
             input_bytes = self.input_bytes,
             input_sha256 = %self.input_sha256,
@@ -72,4 +82,34 @@ impl RequestRecord {
             "request finished"
         );
     }
+}
+
+/// Metrics of one request's model calls, as a CloudWatch embedded-metric-format line: tokens,
+/// calls and estimated cost per intent and provider (two low-cardinality dimensions).
+pub fn model_usage_metrics(intent: &str, provider: &str, usage: &Usage, cost_usd: Option<f64>) {
+    let mut metrics = vec![
+        serde_json::json!({"Name": "InputTokens", "Unit": "Count"}),
+        serde_json::json!({"Name": "OutputTokens", "Unit": "Count"}),
+        serde_json::json!({"Name": "ModelCalls", "Unit": "Count"}),
+    ];
+    let mut line = serde_json::json!({
+        "intent": intent,
+        "provider": provider,
+        "InputTokens": usage.input_tokens,
+        "OutputTokens": usage.output_tokens,
+        "ModelCalls": usage.attempts.unwrap_or(0),
+    });
+    if let Some(cost) = cost_usd {
+        metrics.push(serde_json::json!({"Name": "CostUSD", "Unit": "None"}));
+        line["CostUSD"] = serde_json::json!(cost);
+    }
+    line["_aws"] = serde_json::json!({
+        "Timestamp": chrono::Utc::now().timestamp_millis(),
+        "CloudWatchMetrics": [{
+            "Namespace": "IntentApi",
+            "Dimensions": [["intent", "provider"]],
+            "Metrics": metrics,
+        }]
+    });
+    println!("{line}");
 }

@@ -366,14 +366,26 @@ fn problem_description(status: u16, op: Operation) -> &'static str {
             "The body does not follow the contract: `errors` lists every invalid value with a \
              JSON pointer, a stable `code` and a message."
         }
-        (429, _) => "Too many requests; retry after `Retry-After` seconds.",
+        (429, _) => {
+            "Too many requests (API Gateway's per-key throttle, or the model provider's); retry \
+             after `Retry-After` seconds."
+        }
         (500, _) => "Unexpected error; opaque. Quote `request_id` when reporting it.",
-        (502, _) => "The model returned output that could not be made to fit the contract.",
+        (502, _) => {
+            "The model's answer is not usable, by problem `type`: `provider-output` (it did not \
+             fit the contract even after one repair, or the provider answered with an error or \
+             an unreadable body; `detail` says what was wrong), `provider-truncated` (cut off by \
+             the model's output token limit or context window; never repaired), \
+             `provider-refused` (the model, a content filter or a guardrail declined)."
+        }
         (503, Operation::Health) => "A required dependency is down.",
         (503, _) => {
             "A dependency is unavailable; nothing was changed. Retry after `Retry-After` seconds."
         }
-        (504, _) => "The model did not answer in time.",
+        (504, _) => {
+            "The model did not answer before the request's deadline (`PROVIDER_TIMEOUT_MS`, \
+             below API Gateway's 29 s)."
+        }
         _ => "Error.",
     }
 }

@@ -41,6 +41,10 @@ pub enum ApiError {
     Throttled { retry_after_s: u64 },
     #[error("the model returned an unusable answer: {0}")]
     ProviderOutput(String),
+    #[error("the model's answer was cut off by its output token limit: {0}")]
+    ProviderTruncated(String),
+    #[error("the model declined to answer: {0}")]
+    ProviderRefused(String),
     #[error("{dependency} is unavailable")]
     Unavailable {
         dependency: &'static str,
@@ -84,7 +88,9 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::ProviderOutput(_) => StatusCode::BAD_GATEWAY,
+            ApiError::ProviderOutput(_)
+            | ApiError::ProviderTruncated(_)
+            | ApiError::ProviderRefused(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::ProviderTimeout => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -105,6 +111,8 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::Throttled { .. } => "throttled",
             ApiError::ProviderOutput(_) => "provider-output",
+            ApiError::ProviderTruncated(_) => "provider-truncated",
+            ApiError::ProviderRefused(_) => "provider-refused",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::ProviderTimeout => "provider-timeout",
             ApiError::Unexpected(_) => "internal",
@@ -124,6 +132,8 @@ impl ApiError {
             ApiError::Conflict(_) => "Conflict",
             ApiError::Throttled { .. } => "Too many requests",
             ApiError::ProviderOutput(_) => "Unusable model output",
+            ApiError::ProviderTruncated(_) => "Model output truncated",
+            ApiError::ProviderRefused(_) => "Model refused",
             ApiError::Unavailable { .. } => "Service unavailable",
             ApiError::ProviderTimeout => "Model timeout",
             ApiError::Unexpected(_) => "Internal server error",

@@ -31,6 +31,16 @@ pub struct Meta {
     /// Model or engine identifier within that provider.
     pub model: String,
     pub usage: Usage,
+    /// Estimated model charges for this request in US dollars, from the price table of this
+    /// version (`PRICES_VERSION`); `0` for the embedded provider (no per-token charges), `null`
+    /// when the model has no price in the table (a self-hosted model, say).
+    #[schema(minimum = 0.0)]
+    pub cost_usd: Option<f64>,
+    /// Present only when the configured generative provider failed transiently and the embedded
+    /// engine answered instead (`PROVIDER_FALLBACK=embedded`): `throttled`, `unavailable` or
+    /// `timeout`. `provider` and `model` then name the embedded engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_reason: Option<String>,
     /// Time spent in the handler, in milliseconds.
     pub latency_ms: u64,
 }
@@ -40,17 +50,38 @@ pub struct Meta {
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Usage {
+    /// Input tokens, summed over every model call of the request (a repair included).
     pub input_tokens: u64,
+    /// Output tokens, summed likewise.
     pub output_tokens: u64,
     /// Texts embedded by an embedding model (0 when none was used).
     pub embedded_texts: u64,
+    /// Input tokens served from the upstream's prompt cache, where the upstream reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_tokens: Option<u64>,
+    /// Input tokens written to the upstream's prompt cache, where the upstream reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_tokens: Option<u64>,
+    /// Model calls made for this request: 1, or 2 when the first answer was repaired. Present for
+    /// generative providers only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
 }
 
 impl Usage {
     pub fn add(&mut self, other: Usage) {
+        fn sum<T: std::ops::Add<Output = T> + Default>(a: Option<T>, b: Option<T>) -> Option<T> {
+            match (a, b) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or_default() + b.unwrap_or_default()),
+            }
+        }
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
         self.embedded_texts += other.embedded_texts;
+        self.cache_read_tokens = sum(self.cache_read_tokens, other.cache_read_tokens);
+        self.cache_write_tokens = sum(self.cache_write_tokens, other.cache_write_tokens);
+        self.attempts = sum(self.attempts, other.attempts);
     }
 }
 

@@ -190,4 +190,18 @@ pub struct ExtractedField {
 pub struct ExtractResponse {
     /// One entry per requested field, in request order.
     pub fields: Vec<ExtractedField>,
+    /// Values a model proposed but that were not returned: a date that does not parse, a value
+    /// whose quote is not in the text. The field is then `null`. Omitted when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<ExtractWarning>,
+}
+
+/// Why a proposed value was set to `null` instead of being returned.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractWarning {
+    /// The requested field's name.
+    pub field: String,
+    /// What was wrong with the proposed value.
+    pub message: String,
 }

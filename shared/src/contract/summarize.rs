@@ -43,6 +43,21 @@ pub struct SummarizeRequest {
         pattern = r"[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
     )]
     pub focus: Option<String>,
+    /// `extractive` (default): whole sentences of the input, verbatim. `abstractive`: a summary
+    /// in the model's own words; needs a generative provider (422 on the embedded one).
+    #[serde(default)]
+    pub style: SummaryStyle,
+}
+
+/// How a summary is written.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SummaryStyle {
+    /// Sentences of the document, verbatim and in order.
+    #[default]
+    Extractive,
+    /// Free text written by a generative model, at most `max_sentences` sentences long.
+    Abstractive,
 }
 
 impl Semantic for SummarizeRequest {
@@ -69,9 +84,13 @@ pub struct SummarySentence {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SummarizeResponse {
-    /// The chosen sentences joined by a space, in document order.
+    /// Extractive: the chosen sentences joined by a space, in document order. Abstractive: the
+    /// model's summary.
     pub summary: String,
-    /// The chosen sentences in document order.
+    /// The style the summary was written in.
+    pub style: SummaryStyle,
+    /// Extractive: the chosen sentences in document order. Abstractive: the input sentences the
+    /// model cites as the summary's sources, in document order (possibly none).
     pub sentences: Vec<SummarySentence>,
     /// Number of sentences found in the input.
     pub input_sentences: u64,

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 
 use crate::contract::classify::{ClassifyRequest, ClassifyResponse, LabelScore};
 use crate::problem::ApiError;
-use crate::provider::{ClassifyTask, Provider};
+use crate::provider::{ClassifyTask, Deadline, Provider};
 
 use super::{Outcome, clamp_score, round4};
 
 pub async fn classify(
     provider: &dyn Provider,
     request: &ClassifyRequest,
+    deadline: Deadline,
 ) -> Result<Outcome<ClassifyResponse>, ApiError> {
     let labels: Vec<(&str, Option<&str>)> = request
         .labels
@@ -19,11 +20,14 @@ pub async fn classify(
         .map(|l| (l.name.as_str(), l.description.as_deref()))
         .collect();
     let draft = provider
-        .classify(ClassifyTask {
-            text: &request.text,
-            labels: &labels,
-            multi_label: request.multi_label,
-        })
+        .classify(
+            ClassifyTask {
+                text: &request.text,
+                labels: &labels,
+                multi_label: request.multi_label,
+            },
+            deadline,
+        )
         .await?;
 
     // Map the provider's names back onto the caller's exact spelling; anything else is dropped.
@@ -77,5 +81,5 @@ pub async fn classify(
         selected,
         threshold,
     };
-    Ok(Outcome::new(response, draft.usage, provider))
+    Ok(Outcome::from_draft(response, &draft, provider))
 }

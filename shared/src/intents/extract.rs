@@ -6,76 +6,162 @@ use chrono::NaiveDate;
 
 use crate::contract::Span;
 use crate::contract::extract::{
-    ExtractRequest, ExtractResponse, ExtractedField, FieldSpec, FieldType, FieldValue,
+    ExtractRequest, ExtractResponse, ExtractWarning, ExtractedField, FieldSpec, FieldType,
+    FieldValue,
 };
 use crate::problem::ApiError;
-use crate::provider::{Evidence, ExtractTask, Provider};
+use crate::provider::{Deadline, Evidence, ExtractTask, Provider};
 
 use super::{Outcome, clamp_score, round4};
 
 pub async fn extract(
     provider: &dyn Provider,
     request: &ExtractRequest,
+    deadline: Deadline,
 ) -> Result<Outcome<ExtractResponse>, ApiError> {
     let text = request.text.as_str();
     let draft = provider
-        .extract(ExtractTask {
-            text,
-            fields: &request.fields,
-        })
+        .extract(
+            ExtractTask {
+                text,
+                fields: &request.fields,
+            },
+            deadline,
+        )
         .await?;
 
     let mut fields = Vec::with_capacity(request.fields.len());
+    let mut warnings = Vec::new();
     for spec in &request.fields {
         let found = draft.value.iter().find(|d| d.name == spec.name);
         let entry = match found {
             None => null_field(spec),
-            Some(d) => {
-                let value = conform(spec, d.value.clone()).map_err(|why| {
-                    ApiError::ProviderOutput(format!("field '{}': {why}", spec.name))
-                })?;
-                let (span, confidence) = match &d.evidence {
-                    Some(Evidence::Bytes { start, end }) => {
-                        if *start <= *end
-                            && *end <= text.len()
-                            && text.is_char_boundary(*start)
-                            && text.is_char_boundary(*end)
-                        {
-                            (Some(Span::from_bytes(text, *start, *end)), d.confidence)
-                        } else {
-                            return Err(ApiError::ProviderOutput(format!(
-                                "field '{}': the evidence span is outside the text",
-                                spec.name
-                            )));
+            Some(d) => match &d.evidence {
+                // The engine's own finds: a wrong type or a span outside the text is a bug in the
+                // engine, so it fails loudly.
+                Some(Evidence::Bytes { start, end }) => {
+                    let value = conform(spec, d.value.clone()).map_err(|why| {
+                        ApiError::ProviderOutput(format!("field '{}': {why}", spec.name))
+                    })?;
+                    if !(*start <= *end
+                        && *end <= text.len()
+                        && text.is_char_boundary(*start)
+                        && text.is_char_boundary(*end))
+                    {
+                        return Err(ApiError::ProviderOutput(format!(
+                            "field '{}': the evidence span is outside the text",
+                            spec.name
+                        )));
+                    }
+                    found_field(
+                        spec,
+                        value,
+                        d.confidence,
+                        Some(Span::from_bytes(text, *start, *end)),
+                    )
+                }
+                // A model's proposal: returned only when its quote is in the text and its value
+                // has the declared type; otherwise the field is null and the reason a warning.
+                Some(Evidence::Quote(quote)) => {
+                    let located = locate_quote(text, quote);
+                    match (located, conform(spec, d.value.clone())) {
+                        (Some((start, end)), Ok(value)) => found_field(
+                            spec,
+                            value,
+                            d.confidence,
+                            Some(Span::from_bytes(text, start, end)),
+                        ),
+                        (None, _) => {
+                            warnings.push(ExtractWarning {
+                                field: spec.name.clone(),
+                                message: "the model's quote for this value is not in the text, so \
+                                          the value may be invented; it was not returned"
+                                    .to_owned(),
+                            });
+                            null_field(spec)
+                        }
+                        (Some(_), Err(why)) => {
+                            warnings.push(ExtractWarning {
+                                field: spec.name.clone(),
+                                message: format!("{why}; the value was not returned"),
+                            });
+                            null_field(spec)
                         }
                     }
-                    Some(Evidence::Quote(q)) => match text.find(q.as_str()) {
-                        Some(start) if !q.is_empty() => (
-                            Some(Span::from_bytes(text, start, start + q.len())),
-                            d.confidence,
-                        ),
-                        // A value the text does not contain is possibly invented: keep it but
-                        // say so through a lower confidence.
-                        _ => (None, d.confidence * 0.5),
-                    },
-                    None => (None, d.confidence * 0.5),
-                };
-                ExtractedField {
-                    name: spec.name.clone(),
-                    kind: spec.kind,
-                    value: Some(value),
-                    confidence: round4(clamp_score(confidence)),
-                    span,
                 }
-            }
+                None => {
+                    let value = conform(spec, d.value.clone()).map_err(|why| {
+                        ApiError::ProviderOutput(format!("field '{}': {why}", spec.name))
+                    })?;
+                    found_field(spec, value, d.confidence * 0.5, None)
+                }
+            },
         };
         fields.push(entry);
     }
-    Ok(Outcome::new(
-        ExtractResponse { fields },
-        draft.usage,
+    Ok(Outcome::from_draft(
+        ExtractResponse { fields, warnings },
+        &draft,
         provider,
     ))
+}
+
+fn found_field(
+    spec: &FieldSpec,
+    value: FieldValue,
+    confidence: f32,
+    span: Option<Span>,
+) -> ExtractedField {
+    ExtractedField {
+        name: spec.name.clone(),
+        kind: spec.kind,
+        value: Some(value),
+        confidence: round4(clamp_score(confidence)),
+        span,
+    }
+}
+
+/// Finds a model's quotation in the text: exactly, else ignoring case and runs of white space
+/// (models re-flow line breaks). Returns the byte range of the text's own spelling.
+pub(crate) fn locate_quote(text: &str, quote: &str) -> Option<(usize, usize)> {
+    let quote = quote.trim();
+    if quote.is_empty() {
+        return None;
+    }
+    if let Some(start) = text.find(quote) {
+        return Some((start, start + quote.len()));
+    }
+    // Compare on a normalised copy of the text, remembering where each kept char came from.
+    let mut norm = String::with_capacity(text.len());
+    let mut origin: Vec<(usize, usize)> = Vec::with_capacity(text.len());
+    let mut last_space = true;
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            if !last_space {
+                norm.push(' ');
+                origin.push((i, i + c.len_utf8()));
+            }
+            last_space = true;
+        } else {
+            for lower in c.to_lowercase() {
+                norm.push(lower);
+                origin.push((i, i + c.len_utf8()));
+            }
+            last_space = false;
+        }
+    }
+    let wanted: String = quote
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    let at = norm.find(&wanted)?;
+    // `origin` has one entry per char of `norm`; map the char positions of the match back.
+    let first = norm[..at].chars().count();
+    let count = wanted.chars().count();
+    let start = origin.get(first)?.0;
+    let end = origin.get(first + count - 1)?.1;
+    Some((start, end))
 }
 
 fn null_field(spec: &FieldSpec) -> ExtractedField {
@@ -201,6 +287,19 @@ mod tests {
             Ok(FieldValue::Text("High".into()))
         );
         assert!(conform(&s, FieldValue::Text("urgent".into())).is_err());
+    }
+
+    #[test]
+    fn quotes_are_located_exactly_or_ignoring_case_and_line_breaks() {
+        let text = "Ship to:\n1200 Market Street,\n  San Francisco";
+        assert_eq!(locate_quote(text, "Market Street"), Some((14, 27)));
+        let (s, e) = locate_quote(text, "1200 market street, san francisco").expect("found");
+        assert_eq!(&text[s..e], "1200 Market Street,\n  San Francisco");
+        assert_eq!(locate_quote(text, "Mission Street"), None);
+        assert_eq!(locate_quote(text, "   "), None);
+        let accented = "Café Zoë, Zürich";
+        let (s, e) = locate_quote(accented, "zoë, zürich").expect("found");
+        assert_eq!(&accented[s..e], "Zoë, Zürich");
     }
 
     #[test]

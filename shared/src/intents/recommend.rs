@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::contract::recommend::{RecommendRequest, RecommendResponse, Recommendation};
 use crate::problem::ApiError;
-use crate::provider::{Provider, RecommendTask};
+use crate::provider::{Deadline, Provider, RecommendTask};
 
 use super::{Outcome, clamp_score, round4};
 
@@ -16,6 +16,7 @@ const MAX_REASON_CHARS: usize = 300;
 pub async fn recommend(
     provider: &dyn Provider,
     request: &RecommendRequest,
+    deadline: Deadline,
 ) -> Result<Outcome<RecommendResponse>, ApiError> {
     let items: Vec<(&str, String)> = request
         .items
@@ -45,7 +46,7 @@ pub async fn recommend(
     let limit = request.limit as usize;
 
     if eligible.is_empty() {
-        return Ok(Outcome::new(
+        return Ok(Outcome::without_model_call(
             RecommendResponse { items: Vec::new() },
             Default::default(),
             provider,
@@ -53,20 +54,23 @@ pub async fn recommend(
     }
 
     let draft = provider
-        .recommend(RecommendTask {
-            profile_text: request.profile.text.as_deref(),
-            liked: &liked,
-            items: &items,
-            eligible: &eligible,
-            limit,
-            diversity: request.diversity as f32,
-        })
+        .recommend(
+            RecommendTask {
+                profile_text: request.profile.text.as_deref(),
+                liked: &liked,
+                items: &items,
+                eligible: &eligible,
+                limit,
+                diversity: request.diversity as f32,
+            },
+            deadline,
+        )
         .await?;
 
     let allowed: HashSet<&str> = eligible.iter().map(|&i| items[i].0).collect();
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for rec in draft.value {
+    for rec in &draft.value {
         if !allowed.contains(rec.id.as_str()) || !seen.insert(rec.id.clone()) {
             tracing::warn!("provider recommended an ineligible or repeated id; dropped");
             continue;
@@ -77,7 +81,7 @@ pub async fn recommend(
             rec.reason.trim().chars().take(MAX_REASON_CHARS).collect()
         };
         out.push(Recommendation {
-            id: rec.id,
+            id: rec.id.clone(),
             score: round4(clamp_score(rec.score)),
             reason,
         });
@@ -90,9 +94,9 @@ pub async fn recommend(
             "the recommender returned no eligible item".into(),
         ));
     }
-    Ok(Outcome::new(
+    Ok(Outcome::from_draft(
         RecommendResponse { items: out },
-        draft.usage,
+        &draft,
         provider,
     ))
 }

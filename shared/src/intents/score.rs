@@ -4,13 +4,14 @@ use std::collections::HashMap;
 
 use crate::contract::score::{ScoreRequest, ScoreResponse, ScoredDocument};
 use crate::problem::ApiError;
-use crate::provider::{Provider, ScoreTask};
+use crate::provider::{Deadline, Provider, ScoreTask};
 
 use super::{Outcome, clamp_score, round4};
 
 pub async fn score(
     provider: &dyn Provider,
     request: &ScoreRequest,
+    deadline: Deadline,
 ) -> Result<Outcome<ScoreResponse>, ApiError> {
     let documents: Vec<(&str, &str)> = request
         .documents
@@ -18,10 +19,13 @@ pub async fn score(
         .map(|d| (d.id.as_str(), d.text.as_str()))
         .collect();
     let draft = provider
-        .score(ScoreTask {
-            query: &request.query,
-            documents: &documents,
-        })
+        .score(
+            ScoreTask {
+                query: &request.query,
+                documents: &documents,
+            },
+            deadline,
+        )
         .await?;
 
     let index: HashMap<&str, usize> = documents
@@ -56,9 +60,9 @@ pub async fn score(
     if let Some(k) = request.top_k {
         results.truncate(k as usize);
     }
-    Ok(Outcome::new(
+    Ok(Outcome::from_draft(
         ScoreResponse { results },
-        draft.usage,
+        &draft,
         provider,
     ))
 }

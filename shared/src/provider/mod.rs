@@ -13,11 +13,15 @@
 //!   prompts, decoders and the repair loop, on top of a small chat port.
 //! - [`bedrock`]: the chat port on Amazon Bedrock Converse.
 //! - [`openai`]: the chat port on any OpenAI-compatible `chat/completions` server.
+//! - [`fallback`]: a generative provider with the embedded engine behind it for transient failures.
+//! - [`setup`]: builds the configured provider once per cold start.
 
 pub mod bedrock;
 pub mod embedded;
+pub mod fallback;
 pub mod generative;
 pub mod openai;
+pub mod setup;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,20 +31,50 @@ use async_trait::async_trait;
 use crate::contract::Usage;
 use crate::contract::extract::{FieldSpec, FieldValue};
 
-/// Everything a provider can fail with. Intents map these to 429/502/503/504/500.
+/// Everything a provider can fail with. [`crate::intents`] maps each kind to its status: 429,
+/// 503, 504, 502 (three kinds, each with its own problem type) or an opaque 500.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     #[error("the provider throttled the request")]
     Throttled { retry_after_s: u64 },
-    #[error("the provider is unavailable: {0}")]
-    Unavailable(String),
+    #[error("the provider is unavailable: {reason}")]
+    Unavailable { reason: String, retry_after_s: u64 },
     #[error("the provider did not answer in time")]
     Timeout,
     /// The provider answered, but not with something usable (after the one allowed repair).
     #[error("{0}")]
     BadOutput(String),
+    /// The answer was cut by the output token limit: incomplete by construction, never repaired.
+    #[error("{0}")]
+    Truncated(String),
+    /// The model, a content filter or a guardrail declined to answer.
+    #[error("{0}")]
+    Refused(String),
+    /// The request needs something this provider cannot do (an abstractive summary from the
+    /// embedded engine): the caller's choice, so a 422 on `pointer`.
+    #[error("{message}")]
+    Unsupported {
+        pointer: &'static str,
+        message: String,
+    },
+    /// Our side is wrong (access denied, unknown model, a rejected key). Opaque to clients.
+    #[error("the provider is misconfigured: {0}")]
+    Misconfigured(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl ProviderError {
+    /// The failures a fallback engine may answer for: the upstream is busy, down or slow, which
+    /// says nothing about the request itself.
+    pub fn fallback_reason(&self) -> Option<&'static str> {
+        match self {
+            ProviderError::Throttled { .. } => Some("throttled"),
+            ProviderError::Unavailable { .. } => Some("unavailable"),
+            ProviderError::Timeout => Some("timeout"),
+            _ => None,
+        }
+    }
 }
 
 /// The instant by which a request must be answered: one per request, shared by a provider call
@@ -64,7 +98,8 @@ impl Deadline {
 
     /// Time left, zero once passed.
     pub fn remaining(self) -> Duration {
-        self.0.saturating_duration_since(tokio::time::Instant::now())
+        self.0
+            .saturating_duration_since(tokio::time::Instant::now())
     }
 
     pub fn earliest(self, other: Deadline) -> Deadline {
@@ -77,8 +112,36 @@ impl Deadline {
 pub struct Draft<T> {
     pub value: T,
     pub usage: Usage,
+    /// How the answer was produced, when it differs from what the provider's own name, model and
+    /// zero cost say (generative providers, a fallback).
+    pub provenance: Option<Provenance>,
 }
 
+impl<T> Draft<T> {
+    /// A draft with no provenance beyond the provider's own name and model.
+    pub fn new(value: T, usage: Usage) -> Draft<T> {
+        Draft {
+            value,
+            usage,
+            provenance: None,
+        }
+    }
+}
+
+/// Who answered and what it cost: `meta` and the request log are built from this.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provenance {
+    pub provider: &'static str,
+    pub model: String,
+    /// Estimated charges (see [`generative::pricing`]); `None` for a model without a price.
+    pub cost_usd: Option<f64>,
+    /// Why the model stopped, normalised (`complete`, `max_tokens`, ...).
+    pub stop_reason: Option<String>,
+    /// Set when the embedded engine answered for a failing generative provider.
+    pub fallback_reason: Option<&'static str>,
+}
+
+#[derive(Clone, Copy)]
 pub struct SummarizeTask<'a> {
     /// The document's sentences, in order.
     pub sentences: &'a [&'a str],
@@ -89,6 +152,15 @@ pub struct SummarizeTask<'a> {
 /// Chosen sentences as (index into `sentences`, salience); any order, salience any real number.
 pub type SummarizeDraft = Vec<(usize, f32)>;
 
+/// A summary in the model's own words, with the sentences (indices into the task's `sentences`)
+/// it says support it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AbstractiveDraft {
+    pub summary: String,
+    pub sources: Vec<usize>,
+}
+
+#[derive(Clone, Copy)]
 pub struct ClassifyTask<'a> {
     pub text: &'a str,
     /// (name, optional description) of each label, in request order.
@@ -104,6 +176,7 @@ pub struct ClassifyDraft {
     pub default_threshold: f32,
 }
 
+#[derive(Clone, Copy)]
 pub struct ExtractTask<'a> {
     pub text: &'a str,
     pub fields: &'a [FieldSpec],
@@ -129,6 +202,7 @@ pub struct ExtractedDraft {
 /// Found fields; fields not found are simply absent.
 pub type ExtractDraft = Vec<ExtractedDraft>;
 
+#[derive(Clone, Copy)]
 pub struct RecommendTask<'a> {
     pub profile_text: Option<&'a str>,
     /// Indices (into `items`) of items the user liked.
@@ -151,6 +225,7 @@ pub struct RecommendedDraft {
 /// Ranked recommendations, best first.
 pub type RecommendDraft = Vec<RecommendedDraft>;
 
+#[derive(Clone, Copy)]
 pub struct ScoreTask<'a> {
     pub query: &'a str,
     /// (id, text) of each document, in request order.
@@ -160,6 +235,8 @@ pub struct ScoreTask<'a> {
 /// Score per document id.
 pub type ScoreDraft = Vec<(String, f32)>;
 
+/// The port every engine implements. `deadline` is the request's: an engine that calls out must
+/// answer (or give up with [`ProviderError::Timeout`]) before it.
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// Provider name reported in `meta.provider`.
@@ -170,15 +247,41 @@ pub trait Provider: Send + Sync {
     async fn summarize(
         &self,
         task: SummarizeTask<'_>,
+        deadline: Deadline,
     ) -> Result<Draft<SummarizeDraft>, ProviderError>;
-    async fn classify(&self, task: ClassifyTask<'_>)
-    -> Result<Draft<ClassifyDraft>, ProviderError>;
-    async fn extract(&self, task: ExtractTask<'_>) -> Result<Draft<ExtractDraft>, ProviderError>;
+    /// A free-text summary. Only a generative model writes one; the default says so.
+    async fn summarize_abstractive(
+        &self,
+        _task: SummarizeTask<'_>,
+        _deadline: Deadline,
+    ) -> Result<Draft<AbstractiveDraft>, ProviderError> {
+        Err(ProviderError::Unsupported {
+            pointer: "/style",
+            message: "an abstractive summary needs a generative provider (INTENT_PROVIDER=bedrock \
+                      or openai); the embedded engine writes extractive summaries"
+                .to_owned(),
+        })
+    }
+    async fn classify(
+        &self,
+        task: ClassifyTask<'_>,
+        deadline: Deadline,
+    ) -> Result<Draft<ClassifyDraft>, ProviderError>;
+    async fn extract(
+        &self,
+        task: ExtractTask<'_>,
+        deadline: Deadline,
+    ) -> Result<Draft<ExtractDraft>, ProviderError>;
     async fn recommend(
         &self,
         task: RecommendTask<'_>,
+        deadline: Deadline,
     ) -> Result<Draft<RecommendDraft>, ProviderError>;
-    async fn score(&self, task: ScoreTask<'_>) -> Result<Draft<ScoreDraft>, ProviderError>;
+    async fn score(
+        &self,
+        task: ScoreTask<'_>,
+        deadline: Deadline,
+    ) -> Result<Draft<ScoreDraft>, ProviderError>;
 }
 
 pub type SharedProvider = Arc<dyn Provider>;

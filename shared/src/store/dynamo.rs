@@ -225,12 +225,33 @@ pub fn log_attributes(item: &LogItem) -> HashMap<String, AttributeValue> {
         ("model", &r.model),
         ("client_id", &r.client_id),
         ("error_code", &r.error_code),
+        ("stop_reason", &r.stop_reason),
+        ("fallback_reason", &r.fallback_reason),
         ("input", &item.input),
     ];
     for (k, v) in optional {
         if let Some(v) = v {
             m.insert(k.to_owned(), s(v));
         }
+    }
+    let optional_numbers = [
+        ("cache_read_tokens", r.usage.cache_read_tokens),
+        ("cache_write_tokens", r.usage.cache_write_tokens),
+        ("attempts", r.usage.attempts.map(u64::from)),
+    ];
+    for (k, v) in optional_numbers {
+        if let Some(v) = v {
+            m.insert(k.to_owned(), n(v));
+        }
+    }
+    if let Some(cost) = r.cost_usd {
+        // The price table's version travels with the estimate, so old items stay explainable
+        // after a price change.
+        m.insert("cost_usd".to_owned(), n(cost));
+        m.insert(
+            "prices_version".to_owned(),
+            s(crate::provider::generative::pricing::PRICES_VERSION),
+        );
     }
     m
 }

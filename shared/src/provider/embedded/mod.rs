@@ -37,8 +37,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    ClassifyDraft, ClassifyTask, Draft, ExtractDraft, ExtractTask, Provider, ProviderError,
-    RecommendDraft, RecommendTask, ScoreDraft, ScoreTask, SummarizeDraft, SummarizeTask,
+    ClassifyDraft, ClassifyTask, Deadline, Draft, ExtractDraft, ExtractTask, Provider,
+    ProviderError, RecommendDraft, RecommendTask, ScoreDraft, ScoreTask, SummarizeDraft,
+    SummarizeTask,
 };
 use crate::contract::Usage;
 use crate::embed::Embedder;
@@ -177,49 +178,50 @@ impl Provider for EmbeddedProvider {
     async fn summarize(
         &self,
         task: SummarizeTask<'_>,
+        _deadline: Deadline,
     ) -> Result<Draft<SummarizeDraft>, ProviderError> {
         let Some(embedder) = &self.embedder else {
             let usage = word_usage(task.sentences.iter().copied().chain(task.focus));
-            return Ok(Draft {
-                value: summarize::summarize(&self.analyzer, &task),
+            return Ok(Draft::new(
+                summarize::summarize(&self.analyzer, &task),
                 usage,
-            });
+            ));
         };
         let (value, usage) = summarize::summarize_hybrid(embedder.as_ref(), &self.analyzer, &task)?;
-        Ok(Draft { value, usage })
+        Ok(Draft::new(value, usage))
     }
 
     async fn classify(
         &self,
         task: ClassifyTask<'_>,
+        _deadline: Deadline,
     ) -> Result<Draft<ClassifyDraft>, ProviderError> {
         let Some(embedder) = &self.embedder else {
             let usage = word_usage(std::iter::once(task.text));
-            return Ok(Draft {
-                value: classify::classify(&self.analyzer, &task),
-                usage,
-            });
+            return Ok(Draft::new(classify::classify(&self.analyzer, &task), usage));
         };
         let (value, usage) =
             classify::classify_hybrid(&self.analyzer, embedder.as_ref(), &task, &self.tuning)?;
-        Ok(Draft { value, usage })
+        Ok(Draft::new(value, usage))
     }
 
-    async fn extract(&self, task: ExtractTask<'_>) -> Result<Draft<ExtractDraft>, ProviderError> {
+    async fn extract(
+        &self,
+        task: ExtractTask<'_>,
+        _deadline: Deadline,
+    ) -> Result<Draft<ExtractDraft>, ProviderError> {
         let Some(embedder) = &self.embedder else {
             let usage = word_usage(std::iter::once(task.text));
-            return Ok(Draft {
-                value: extract::extract(&task),
-                usage,
-            });
+            return Ok(Draft::new(extract::extract(&task), usage));
         };
         let (value, usage) = extract::extract_hybrid(embedder.as_ref(), &task)?;
-        Ok(Draft { value, usage })
+        Ok(Draft::new(value, usage))
     }
 
     async fn recommend(
         &self,
         task: RecommendTask<'_>,
+        _deadline: Deadline,
     ) -> Result<Draft<RecommendDraft>, ProviderError> {
         let Some(embedder) = &self.embedder else {
             let usage = word_usage(
@@ -228,16 +230,20 @@ impl Provider for EmbeddedProvider {
                     .map(|i| i.1.as_str())
                     .chain(task.profile_text),
             );
-            return Ok(Draft {
-                value: recommend::recommend(&self.analyzer, &task),
+            return Ok(Draft::new(
+                recommend::recommend(&self.analyzer, &task),
                 usage,
-            });
+            ));
         };
         let (value, usage) = recommend::recommend_hybrid(&self.analyzer, embedder.as_ref(), &task)?;
-        Ok(Draft { value, usage })
+        Ok(Draft::new(value, usage))
     }
 
-    async fn score(&self, task: ScoreTask<'_>) -> Result<Draft<ScoreDraft>, ProviderError> {
+    async fn score(
+        &self,
+        task: ScoreTask<'_>,
+        _deadline: Deadline,
+    ) -> Result<Draft<ScoreDraft>, ProviderError> {
         let Some(embedder) = &self.embedder else {
             let usage = word_usage(
                 task.documents
@@ -245,14 +251,11 @@ impl Provider for EmbeddedProvider {
                     .map(|d| d.1)
                     .chain(std::iter::once(task.query)),
             );
-            return Ok(Draft {
-                value: score::score(&self.analyzer, &task),
-                usage,
-            });
+            return Ok(Draft::new(score::score(&self.analyzer, &task), usage));
         };
         let (value, usage) =
             score::score_hybrid(&self.analyzer, embedder.as_ref(), &task, &self.tuning)?;
-        Ok(Draft { value, usage })
+        Ok(Draft::new(value, usage))
     }
 }
 

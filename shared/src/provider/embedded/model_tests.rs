@@ -7,11 +7,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use super::EmbeddedProvider;
 use crate::contract::extract::{FieldSpec, FieldType};
 use crate::embed::{Embedder, MiniLm};
-use crate::provider::{ClassifyTask, ExtractTask, Provider, ScoreTask, SummarizeTask};
+use crate::provider::{ClassifyTask, Deadline, ExtractTask, Provider, ScoreTask, SummarizeTask};
 
 fn model() -> Arc<dyn Embedder> {
     static MODEL: OnceLock<Arc<MiniLm>> = OnceLock::new();
@@ -49,11 +50,14 @@ const BANK_LABELS: &[(&str, Option<&str>)] = &[
 #[test]
 fn classify_understands_a_paraphrase_and_abstains_on_unrelated_text() {
     let p = EmbeddedProvider::with_embedder(model());
-    let d = block(p.classify(ClassifyTask {
-        text: "I ordered a new card two weeks ago and it still hasn't come",
-        labels: BANK_LABELS,
-        multi_label: false,
-    }))
+    let d = block(p.classify(
+        ClassifyTask {
+            text: "I ordered a new card two weeks ago and it still hasn't come",
+            labels: BANK_LABELS,
+            multi_label: false,
+        },
+        Deadline::after(Duration::from_secs(60)),
+    ))
     .expect("classifies");
     let best = d
         .value
@@ -66,11 +70,14 @@ fn classify_understands_a_paraphrase_and_abstains_on_unrelated_text() {
     assert_eq!(d.usage.embedded_texts, 4);
     assert!(d.usage.input_tokens > 0);
 
-    let d = block(p.classify(ClassifyTask {
-        text: "The recipe needs two eggs and a cup of flour",
-        labels: BANK_LABELS,
-        multi_label: false,
-    }))
+    let d = block(p.classify(
+        ClassifyTask {
+            text: "The recipe needs two eggs and a cup of flour",
+            labels: BANK_LABELS,
+            multi_label: false,
+        },
+        Deadline::after(Duration::from_secs(60)),
+    ))
     .expect("classifies");
     assert!(
         d.value
@@ -92,10 +99,13 @@ fn score_ranks_a_relevant_document_without_shared_words_above_an_unrelated_one()
             "Our vehicle needs new brake pads; the mechanic replaced them.",
         ),
     ];
-    let d = block(p.score(ScoreTask {
-        query: "car repair",
-        documents: &docs,
-    }))
+    let d = block(p.score(
+        ScoreTask {
+            query: "car repair",
+            documents: &docs,
+        },
+        Deadline::after(Duration::from_secs(60)),
+    ))
     .expect("scores");
     let s: std::collections::HashMap<_, _> = d.value.into_iter().collect();
     assert!(s["auto"] > s["weather"], "{s:?}");
@@ -111,11 +121,14 @@ fn summarize_prefers_the_focused_sentence() {
         "A new public library will open in the spring.",
         "The mayor thanked volunteers for their work.",
     ];
-    let d = block(p.summarize(SummarizeTask {
-        sentences: &sentences,
-        max_sentences: 1,
-        focus: Some("books and reading"),
-    }))
+    let d = block(p.summarize(
+        SummarizeTask {
+            sentences: &sentences,
+            max_sentences: 1,
+            focus: Some("books and reading"),
+        },
+        Deadline::after(Duration::from_secs(60)),
+    ))
     .expect("summarizes");
     assert_eq!(d.value.len(), 1);
     assert_eq!(d.value[0].0, 2, "{:?}", d.value);
@@ -139,10 +152,13 @@ fn a_field_the_document_does_not_contain_stays_null() {
         field("purchase_order"),
         field("vat_id"),
     ];
-    let d = block(p.extract(ExtractTask {
-        text,
-        fields: &fields,
-    }))
+    let d = block(p.extract(
+        ExtractTask {
+            text,
+            fields: &fields,
+        },
+        Deadline::after(Duration::from_secs(60)),
+    ))
     .expect("extracts");
     let names: Vec<&str> = d.value.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["invoice_number"], "{:?}", d.value);

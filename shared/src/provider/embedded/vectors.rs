@@ -51,8 +51,8 @@ impl Vectors {
                 .iter()
                 .map(|t| embedder.token_count(t) as u64)
                 .sum(),
-            output_tokens: 0,
             embedded_texts: unique_texts.len() as u64,
+            ..Usage::default()
         };
         Ok(Vectors {
             unique,

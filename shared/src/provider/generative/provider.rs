@@ -1,4 +1,185 @@
-//! [`GenerativeProvider`]: the intents on top of any [`super::ChatModel`].
+//! [`GenerativeProvider`]: every intent answered by a language model behind a [`ChatModel`].
 
-/// Answers every intent with a language model behind a [`super::ChatModel`].
-pub struct GenerativeProvider;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::intents::{self, Prompt};
+use super::structured::{self, Request};
+use super::{ChatModel, OutputSchema, pricing};
+use crate::contract::Usage;
+use crate::provider::{
+    AbstractiveDraft, ClassifyDraft, ClassifyTask, Deadline, Draft, ExtractDraft, ExtractTask,
+    Provenance, Provider, ProviderError, RecommendDraft, RecommendTask, ScoreDraft, ScoreTask,
+    SummarizeDraft, SummarizeTask,
+};
+
+/// Answers every intent with a language model behind a [`ChatModel`], through the intent's fixed
+/// schema and decoder and the shared repair loop.
+pub struct GenerativeProvider {
+    chat: Arc<dyn ChatModel>,
+}
+
+impl GenerativeProvider {
+    pub fn new(chat: Arc<dyn ChatModel>) -> GenerativeProvider {
+        GenerativeProvider { chat }
+    }
+
+    async fn answer<T>(
+        &self,
+        intent: &'static str,
+        prompt: Prompt,
+        schema: &OutputSchema,
+        deadline: Deadline,
+        decode: impl Fn(&Value) -> Result<T, Vec<String>>,
+    ) -> Result<Draft<T>, ProviderError> {
+        let request = Request {
+            intent,
+            prompt: &prompt,
+            schema,
+            deadline,
+        };
+        let (result, spend) = structured::run(self.chat.as_ref(), request, decode).await;
+        let provider = self.chat.provider();
+        let model = self.chat.model();
+        let usage = Usage {
+            input_tokens: spend.usage.input,
+            output_tokens: spend.usage.output,
+            embedded_texts: 0,
+            cache_read_tokens: spend.usage.cache_read,
+            cache_write_tokens: spend.usage.cache_write,
+            attempts: Some(spend.attempts),
+        };
+        let cost_usd = pricing::cost_usd(provider, model, &spend.usage);
+        crate::observability::model_usage_metrics(intent, provider, &usage, cost_usd);
+        if let Err(err) = &result {
+            // A failed request was still billed for its calls: say what it cost.
+            tracing::warn!(
+                event = "model_spend",
+                intent,
+                provider,
+                model,
+                attempts = spend.attempts,
+                input_tokens = usage.input_tokens,
+                output_tokens = usage.output_tokens,
+                cost_usd = cost_usd.unwrap_or(0.0),
+                error = %err,
+                "model calls of a failed request"
+            );
+        }
+        let value = result?;
+        Ok(Draft {
+            value,
+            usage,
+            provenance: Some(Provenance {
+                provider,
+                model: model.to_owned(),
+                cost_usd,
+                stop_reason: spend.stop.map(|s| s.as_str().to_owned()),
+                fallback_reason: None,
+            }),
+        })
+    }
+}
+
+#[async_trait]
+impl Provider for GenerativeProvider {
+    fn name(&self) -> &'static str {
+        self.chat.provider()
+    }
+
+    fn model(&self) -> &str {
+        self.chat.model()
+    }
+
+    async fn summarize(
+        &self,
+        task: SummarizeTask<'_>,
+        deadline: Deadline,
+    ) -> Result<Draft<SummarizeDraft>, ProviderError> {
+        self.answer(
+            "summarize",
+            intents::summarize::extractive_prompt(&task),
+            &intents::summarize::EXTRACTIVE_SCHEMA,
+            deadline,
+            |v| intents::summarize::decode_extractive(v, &task),
+        )
+        .await
+    }
+
+    async fn summarize_abstractive(
+        &self,
+        task: SummarizeTask<'_>,
+        deadline: Deadline,
+    ) -> Result<Draft<AbstractiveDraft>, ProviderError> {
+        self.answer(
+            "summarize",
+            intents::summarize::abstractive_prompt(&task),
+            &intents::summarize::ABSTRACTIVE_SCHEMA,
+            deadline,
+            |v| intents::summarize::decode_abstractive(v, &task),
+        )
+        .await
+    }
+
+    async fn classify(
+        &self,
+        task: ClassifyTask<'_>,
+        deadline: Deadline,
+    ) -> Result<Draft<ClassifyDraft>, ProviderError> {
+        self.answer(
+            "classify",
+            intents::classify::prompt(&task),
+            &intents::classify::SCHEMA,
+            deadline,
+            |v| intents::classify::decode(v, &task),
+        )
+        .await
+    }
+
+    async fn extract(
+        &self,
+        task: ExtractTask<'_>,
+        deadline: Deadline,
+    ) -> Result<Draft<ExtractDraft>, ProviderError> {
+        self.answer(
+            "extract",
+            intents::extract::prompt(&task),
+            &intents::extract::SCHEMA,
+            deadline,
+            |v| intents::extract::decode(v, &task),
+        )
+        .await
+    }
+
+    async fn recommend(
+        &self,
+        task: RecommendTask<'_>,
+        deadline: Deadline,
+    ) -> Result<Draft<RecommendDraft>, ProviderError> {
+        self.answer(
+            "recommend",
+            intents::recommend::prompt(&task),
+            &intents::recommend::SCHEMA,
+            deadline,
+            |v| intents::recommend::decode(v, &task),
+        )
+        .await
+    }
+
+    async fn score(
+        &self,
+        task: ScoreTask<'_>,
+        deadline: Deadline,
+    ) -> Result<Draft<ScoreDraft>, ProviderError> {
+        self.answer(
+            "score",
+            intents::score::prompt(&task),
+            &intents::score::SCHEMA,
+            deadline,
+            |v| intents::score::decode(v, &task),
+        )
+        .await
+    }
+}

@@ -1,1 +1,0 @@
-//! Schema, prompts and decoder of each intent.
