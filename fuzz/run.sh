@@ -3,7 +3,7 @@
 # Seeds its corpus with the request bodies of the API Gateway fixtures in events/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-target="${1:?usage: run.sh <summarize|classify|extract|recommend|score|feedback> [seconds]}"
+target="${1:?usage: run.sh <summarize|classify|extract|recommend|score|feedback|model_answer|openai_answer> [seconds]}"
 seconds="${2:-600}"
 mkdir -p "corpus/$target"
 python3 - "$target" "corpus/$target" <<'PY'
