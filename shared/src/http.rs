@@ -285,23 +285,29 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
             input_sha256,
             error_code: trace.error_code.map(str::to_owned),
         };
-        record.log();
-        let input = app.log_settings.include_input.then(|| {
-            String::from_utf8_lossy(&body[..body.len().min(MAX_LOGGED_INPUT_BYTES)]).into_owned()
-        });
-        let item = log_item(app, record, input);
-        match app.deferred_log.get() {
-            Some(extension) => {
-                if let Err(unsent) = extension.send(item) {
-                    write_log_item(app, unsent.0).await;
-                }
-            }
-            None => write_log_item(app, item).await,
-        }
+        record_request(app, record, body).await;
         response
     }
     .instrument(span)
     .await
+}
+
+/// The end of every request, buffered or streamed: the summary line, then the request log item
+/// (handed to the extension to write after the response, or written now without one).
+pub(crate) async fn record_request(app: &App, record: RequestRecord, body: &[u8]) {
+    record.log();
+    let input = app.log_settings.include_input.then(|| {
+        String::from_utf8_lossy(&body[..body.len().min(MAX_LOGGED_INPUT_BYTES)]).into_owned()
+    });
+    let item = log_item(app, record, input);
+    match app.deferred_log.get() {
+        Some(extension) => {
+            if let Err(unsent) = extension.send(item) {
+                write_log_item(app, unsent.0).await;
+            }
+        }
+        None => write_log_item(app, item).await,
+    }
 }
 
 /// Longest body kept in the request log when input logging is enabled.
@@ -468,6 +474,10 @@ async fn dispatch(
                 started,
             ))
         }
+        Operation::SummarizeStream => Err(ApiError::Unexpected(anyhow::anyhow!(
+            "the streaming route reached a buffered function (it is served by \
+             streaming::handler::run)"
+        ))),
         Operation::OpenApi => crate::openapi::document_response(),
         Operation::DocsPage => crate::openapi::docs_page_response(),
     }
@@ -497,7 +507,7 @@ const FUNCTION_DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 
 /// The request's one deadline: the provider budget (`PROVIDER_TIMEOUT_MS`), shortened to what the
 /// invocation has left when Lambda says so.
-fn request_deadline(app: &App, request: &Request) -> Deadline {
+pub(crate) fn request_deadline(app: &App, request: &Request) -> Deadline {
     let budget = Deadline::after(app.provider_config.timeout);
     let Some(ctx) = request.lambda_context_ref() else {
         return budget;
@@ -754,7 +764,7 @@ fn check_media_type(request: &Request) -> Result<(), ApiError> {
     }
 }
 
-fn body_bytes(request: &Request) -> &[u8] {
+pub(crate) fn body_bytes(request: &Request) -> &[u8] {
     match request.body() {
         Body::Empty => &[],
         Body::Text(t) => t.as_bytes(),
@@ -765,7 +775,7 @@ fn body_bytes(request: &Request) -> &[u8] {
 
 /// The API Gateway request id (what API Gateway logs and returns as `x-amzn-RequestId`), else
 /// the Lambda invocation id, else a fresh one.
-fn request_id(request: &Request) -> String {
+pub(crate) fn request_id(request: &Request) -> String {
     if let RequestContext::ApiGatewayV1(ctx) = request.request_context()
         && let Some(id) = ctx.request_id.filter(|id| !id.is_empty())
     {
@@ -799,7 +809,7 @@ fn fresh_id() -> String {
     )
 }
 
-fn client_id(request: &Request) -> Option<String> {
+pub(crate) fn client_id(request: &Request) -> Option<String> {
     match request.request_context() {
         RequestContext::ApiGatewayV1(ctx) => ctx.identity.api_key_id.filter(|s| !s.is_empty()),
         #[allow(unreachable_patterns)]

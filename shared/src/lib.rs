@@ -17,6 +17,7 @@
 //! - [`engine`]: the classic IR/NLP engine (sentences, BM25, TextRank/MMR, typed extractors).
 //! - [`embed`]: the sentence-embedding port and all-MiniLM-L6-v2 running in-process on candle.
 //! - [`store`]: the request log and feedback stores (DynamoDB, and in-memory for tests).
+//! - [`streaming`]: the streamed summary (`text/event-stream` from a response-streaming Lambda).
 //! - [`after_response`]: the internal Lambda extension that finishes request-log writes after the
 //!   response is sent and before the environment is frozen.
 //! - [`observability`]: JSON logs and the one summary line per request.
@@ -36,3 +37,4 @@ pub mod problem;
 pub mod provider;
 pub mod routes;
 pub mod store;
+pub mod streaming;

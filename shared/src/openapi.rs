@@ -202,12 +202,49 @@ fn operation_doc(op: Operation) -> OperationDoc {
         Operation::Summarize => intent(
             "summarize",
             "Summarize a document",
-            "Extractive summary: the most salient sentences of the document, exactly as written, \
-             with their positions. With `focus`, sentences about the focus are preferred.",
+            "Extractive summary (default): the most salient sentences of the document, exactly as \
+             written, with their positions. With `focus`, sentences about the focus are \
+             preferred. With `\"style\": \"abstractive\"` and a generative provider, a summary in \
+             the model's own words, with the input sentences it cites; on the embedded provider \
+             that is a 422 on `/style`.",
             "summarize",
             "SummarizeRequest",
             "SummarizeResponse",
         ),
+        Operation::SummarizeStream => OperationDoc {
+            operation_id: "summarizeStream",
+            summary: "Summarize a document, streamed as server-sent events",
+            description: "The same request as `/v1/summarize`; the answer is a \
+                 `text/event-stream` of events whose `data` is one line of JSON: `start` \
+                 (`StreamStart`), then `delta` (`StreamDelta`) as the summary is written (tokens \
+                 of an abstractive summary as the model produces them; one sentence each for an \
+                 extractive one), then exactly one `done` (`StreamDone`, the whole summary, \
+                 checked like the buffered route's) or `error` (`StreamError`, a problem object \
+                 with `retryable`). Comment lines (`: keep-alive`) come while the model is \
+                 silent. Anything rejected before the stream starts (validation, throttling, a \
+                 provider unavailable at connect) is an ordinary problem+json response with its \
+                 status; after the first byte, failures are `error` events and a summary cut \
+                 short is never sent as `done`. Closing the connection stops the model.",
+            tag: "summarize",
+            request: Some("SummarizeRequest"),
+            success: vec![(
+                200,
+                "The event stream: `start`, `delta`..., then `done` or `error`.",
+                json!({
+                    "type": "string",
+                    "description": "Server-sent events. Payload schemas: StreamStart, \
+                                    StreamDelta, StreamDone, StreamError.",
+                    "x-event-schemas": {
+                        "start": schema_ref("StreamStart"),
+                        "delta": schema_ref("StreamDelta"),
+                        "done": schema_ref("StreamDone"),
+                        "error": schema_ref("StreamError"),
+                    }
+                }),
+            )],
+            errors: INTENT_ERRORS,
+            api_key: true,
+        },
         Operation::Classify => intent(
             "classify",
             "Classify a message into caller-given labels",
@@ -404,10 +441,10 @@ fn request_id_header() -> Value {
 fn responses(doc: &OperationDoc, op: Operation) -> Value {
     let mut out = Map::new();
     for (status, description, schema) in &doc.success {
-        let media = if op == Operation::DocsPage {
-            "text/html"
-        } else {
-            "application/json"
+        let media = match op {
+            Operation::DocsPage => "text/html",
+            Operation::SummarizeStream => "text/event-stream",
+            _ => "application/json",
         };
         out.insert(
             status.to_string(),
@@ -544,6 +581,10 @@ fn component_schemas() -> Map<String, Value> {
     add_schema::<GetFeedbackResponse>(&mut derived);
     add_schema::<HealthResponse>(&mut derived);
     add_schema::<Meta>(&mut derived);
+    add_schema::<crate::streaming::events::StreamStart>(&mut derived);
+    add_schema::<crate::streaming::events::StreamDelta>(&mut derived);
+    add_schema::<crate::streaming::events::StreamDone>(&mut derived);
+    add_schema::<crate::streaming::events::StreamError>(&mut derived);
     add_schema::<FieldError>(&mut derived);
     add_schema::<crate::contract::extract::Money>(&mut derived);
 

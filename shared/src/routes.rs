@@ -8,6 +8,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
     Summarize,
+    /// `POST /v1/summarize/stream`: the summary as server-sent events.
+    SummarizeStream,
     Classify,
     Extract,
     Recommend,
@@ -23,6 +25,8 @@ pub enum Operation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Function {
     Summarize,
+    /// Its own function: a streaming runtime and buffered routes do not mix in one binary.
+    SummarizeStream,
     Classify,
     Extract,
     Recommend,
@@ -33,8 +37,9 @@ pub enum Function {
 }
 
 impl Function {
-    pub const ALL: [Function; 8] = [
+    pub const ALL: [Function; 9] = [
         Function::Summarize,
+        Function::SummarizeStream,
         Function::Classify,
         Function::Extract,
         Function::Recommend,
@@ -48,6 +53,7 @@ impl Function {
     pub fn binary(self) -> &'static str {
         match self {
             Function::Summarize => "summarize",
+            Function::SummarizeStream => "summarize-stream",
             Function::Classify => "classify",
             Function::Extract => "extract",
             Function::Recommend => "recommend",
@@ -62,6 +68,7 @@ impl Function {
     pub fn logical_id(self) -> &'static str {
         match self {
             Function::Summarize => "SummarizeFunction",
+            Function::SummarizeStream => "SummarizeStreamFunction",
             Function::Classify => "ClassifyFunction",
             Function::Extract => "ExtractFunction",
             Function::Recommend => "RecommendFunction",
@@ -82,11 +89,17 @@ impl Function {
         matches!(
             self,
             Function::Summarize
+                | Function::SummarizeStream
                 | Function::Classify
                 | Function::Extract
                 | Function::Recommend
                 | Function::Score
         )
+    }
+
+    /// Whether this function answers with a streamed body (Lambda response streaming).
+    pub fn streams(self) -> bool {
+        self == Function::SummarizeStream
     }
 
     /// Whether this function answers requests that match no route (API Gateway sends
@@ -118,6 +131,12 @@ pub const ROUTES: &[Route] = &[
         path: "/v1/summarize",
         operation: Operation::Summarize,
         function: Function::Summarize,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/summarize/stream",
+        operation: Operation::SummarizeStream,
+        function: Function::SummarizeStream,
     },
     Route {
         method: "POST",

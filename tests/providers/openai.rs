@@ -322,8 +322,8 @@ async fn recommend_and_score_map_indices_back_to_the_callers_ids() {
         "stop",
     )])
     .await;
-    let app = app(&server, Function::Recommend);
-    let reply = app
+    let recommender = app(&server, Function::Recommend);
+    let reply = recommender
         .post(
             "/v1/recommend",
             &json!({
@@ -346,8 +346,8 @@ async fn recommend_and_score_map_indices_back_to_the_callers_ids() {
         "stop",
     )])
     .await;
-    let app = app(&server, Function::Score);
-    let reply = app
+    let scorer = app(&server, Function::Score);
+    let reply = scorer
         .post(
             "/v1/score",
             &json!({

@@ -8,10 +8,12 @@
 //! - [`event`]: API Gateway REST event builders for inputs no fixture holds.
 //! - [`fault_proxy`]: an HTTP proxy in front of DynamoDB Local that injects throttling, 500s,
 //!   delays and lost responses.
+//! - [`token_upstream`]: an OpenAI-compatible server that writes its answer token by token.
 
 pub mod api;
 pub mod dynamodb;
 pub mod fault_proxy;
+pub mod token_upstream;
 
 /// API Gateway event builders, shared with the handler suite (which owns the file).
 #[path = "../handlers/event.rs"]

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use super::{
     AbstractiveDraft, ClassifyDraft, ClassifyTask, Deadline, Draft, ExtractDraft, ExtractTask,
     Provenance, Provider, ProviderError, RecommendDraft, RecommendTask, ScoreDraft, ScoreTask,
-    SharedProvider, SummarizeDraft, SummarizeTask,
+    SharedProvider, SummarizeDraft, SummarizeTask, SummaryStream,
 };
 
 /// A primary provider with a secondary one for transient failures.
@@ -86,6 +86,15 @@ impl Provider for FallbackProvider {
         deadline: Deadline,
     ) -> Result<Draft<AbstractiveDraft>, ProviderError> {
         self.primary.summarize_abstractive(task, deadline).await
+    }
+
+    /// No fallback either: the embedded engine writes no abstractive summary.
+    async fn summarize_stream(
+        &self,
+        task: SummarizeTask<'_>,
+        deadline: Deadline,
+    ) -> Result<SummaryStream, ProviderError> {
+        self.primary.summarize_stream(task, deadline).await
     }
 
     async fn classify(

@@ -152,6 +152,13 @@ pub struct SummarizeTask<'a> {
 /// Chosen sentences as (index into `sentences`, salience); any order, salience any real number.
 pub type SummarizeDraft = Vec<(usize, f32)>;
 
+/// A summary in the model's own words, streamed as it is written: text pieces in order, then
+/// [`generative::TextEvent::Finished`] with the stop reason and usage. Dropping it stops the
+/// model.
+pub type SummaryStream = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<generative::TextEvent, ProviderError>> + Send>,
+>;
+
 /// A summary in the model's own words, with the sentences (indices into the task's `sentences`)
 /// it says support it.
 #[derive(Debug, Clone, PartialEq)]
@@ -255,6 +262,20 @@ pub trait Provider: Send + Sync {
         _task: SummarizeTask<'_>,
         _deadline: Deadline,
     ) -> Result<Draft<AbstractiveDraft>, ProviderError> {
+        Err(ProviderError::Unsupported {
+            pointer: "/style",
+            message: "an abstractive summary needs a generative provider (INTENT_PROVIDER=bedrock \
+                      or openai); the embedded engine writes extractive summaries"
+                .to_owned(),
+        })
+    }
+    /// Starts an abstractive summary that streams as the model writes it; returns once the
+    /// upstream has accepted the call. Only a generative model writes one.
+    async fn summarize_stream(
+        &self,
+        _task: SummarizeTask<'_>,
+        _deadline: Deadline,
+    ) -> Result<SummaryStream, ProviderError> {
         Err(ProviderError::Unsupported {
             pointer: "/style",
             message: "an abstractive summary needs a generative provider (INTENT_PROVIDER=bedrock \

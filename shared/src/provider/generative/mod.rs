@@ -184,6 +184,36 @@ pub enum UpstreamError {
     Misconfigured(String),
 }
 
+/// One free-text call whose answer is streamed as the model writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct TextCall<'a> {
+    pub intent: &'static str,
+    pub system: &'a str,
+    pub user: &'a str,
+    pub max_tokens: u32,
+    /// When the first byte of the answer must have arrived. The stream itself runs longer: its
+    /// caller bounds the silence between pieces and the total time.
+    pub deadline: Deadline,
+}
+
+/// A piece of a streamed answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextEvent {
+    /// More text, in order.
+    Delta(String),
+    /// The end: why the model stopped and what the whole call consumed. Always the last item of
+    /// a stream that ends well; a stream that ends without it was cut.
+    Finished {
+        stop: StopReason,
+        usage: TokenUsage,
+        model: Option<String>,
+    },
+}
+
+/// A streamed answer. Dropping it releases the upstream connection (the model stops writing).
+pub type TextStream =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<TextEvent, UpstreamError>> + Send>>;
+
 /// One upstream that can answer a [`StructuredCall`].
 #[async_trait]
 pub trait ChatModel: Send + Sync {
@@ -193,4 +223,14 @@ pub trait ChatModel: Send + Sync {
     fn model(&self) -> &str;
     /// Makes the call. Must return before `call.deadline` (as [`UpstreamError::Timeout`]).
     async fn call(&self, call: &StructuredCall<'_>) -> Result<ModelAnswer, UpstreamError>;
+    /// Starts a streamed free-text call. Returns once the upstream has accepted it (so that a
+    /// refusal to start, such as throttling, is an error here, before any byte reaches the
+    /// client); the pieces follow on the stream.
+    async fn stream_text(&self, call: &TextCall<'_>) -> Result<TextStream, UpstreamError> {
+        let _ = call;
+        Err(UpstreamError::Misconfigured(format!(
+            "the {} client cannot stream",
+            self.provider()
+        )))
+    }
 }

@@ -6,13 +6,15 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::intents::{self, Prompt};
-use super::structured::{self, Request};
-use super::{ChatModel, OutputSchema, pricing};
+use futures_util::StreamExt;
+
+use super::structured::{self, Request, upstream_error};
+use super::{ChatModel, OutputSchema, TextCall, pricing};
 use crate::contract::Usage;
 use crate::provider::{
     AbstractiveDraft, ClassifyDraft, ClassifyTask, Deadline, Draft, ExtractDraft, ExtractTask,
     Provenance, Provider, ProviderError, RecommendDraft, RecommendTask, ScoreDraft, ScoreTask,
-    SummarizeDraft, SummarizeTask,
+    SummarizeDraft, SummarizeTask, SummaryStream,
 };
 
 /// Answers every intent with a language model behind a [`ChatModel`], through the intent's fixed
@@ -121,6 +123,35 @@ impl Provider for GenerativeProvider {
             |v| intents::summarize::decode_abstractive(v, &task),
         )
         .await
+    }
+
+    async fn summarize_stream(
+        &self,
+        task: SummarizeTask<'_>,
+        deadline: Deadline,
+    ) -> Result<SummaryStream, ProviderError> {
+        let prompt = intents::summarize::streamed_prompt(&task);
+        let call = TextCall {
+            intent: "summarize",
+            system: prompt.system,
+            user: &prompt.user,
+            max_tokens: prompt.max_tokens,
+            deadline,
+        };
+        match self.chat.stream_text(&call).await {
+            Ok(stream) => Ok(Box::pin(stream.map(|item| item.map_err(upstream_error)))),
+            Err(err) => {
+                tracing::warn!(
+                    event = "model_call",
+                    intent = "summarize",
+                    provider = self.chat.provider(),
+                    model = self.chat.model(),
+                    error = %err,
+                    "streamed model call failed to start"
+                );
+                Err(upstream_error(err))
+            }
+        }
     }
 
     async fn classify(

@@ -230,7 +230,7 @@ fn parse_json_text(text: &str) -> Result<Value, String> {
 }
 
 /// The client-facing error of a failed call. Upstream text stays in the log.
-fn upstream_error(err: UpstreamError) -> ProviderError {
+pub(crate) fn upstream_error(err: UpstreamError) -> ProviderError {
     match err {
         UpstreamError::Throttled { retry_after, .. } => ProviderError::Throttled {
             retry_after_s: retry_after_s(retry_after),

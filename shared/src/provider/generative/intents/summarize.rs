@@ -56,6 +56,16 @@ static ABSTRACTIVE_SYSTEM: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+static STREAMED_SYSTEM: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "You write faithful abstractive summaries. The user gives a document split into \
+         numbered sentences. Write a concise summary in plain prose, in the document's language, \
+         stating only what the document says: no outside facts, no opinions. When a focus is \
+         given, summarise what the document says about it. Answer with the summary text alone: \
+         no title, no preamble, no sentence numbers, no Markdown.\n\n{DATA_RULE}"
+    )
+});
+
 fn user(task: &SummarizeTask<'_>, instruction: String) -> String {
     let numbered: Vec<String> = task
         .sentences
@@ -91,6 +101,22 @@ pub fn extractive_prompt(task: &SummarizeTask<'_>) -> Prompt {
 pub fn abstractive_prompt(task: &SummarizeTask<'_>) -> Prompt {
     Prompt {
         system: ABSTRACTIVE_SYSTEM.as_str(),
+        user: user(
+            task,
+            format!(
+                "Write a summary of at most {} sentences.",
+                task.max_sentences
+            ),
+        ),
+        max_tokens: budget(200, 90, task.max_sentences, 4096),
+    }
+}
+
+/// The streamed variant of [`abstractive_prompt`]: plain text instead of a JSON document, so that
+/// each piece the model writes can be shown as it comes.
+pub fn streamed_prompt(task: &SummarizeTask<'_>) -> Prompt {
+    Prompt {
+        system: STREAMED_SYSTEM.as_str(),
         user: user(
             task,
             format!(
