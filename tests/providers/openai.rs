@@ -154,7 +154,7 @@ async fn the_request_is_strict_json_schema_with_the_text_delimited_as_data() {
     );
     let body: Value = serde_json::from_slice(&requests[0].body).expect("JSON");
     assert_eq!(body["model"], "gpt-4o-mini");
-    assert_eq!(body["temperature"], 0);
+    assert_eq!(body["temperature"].as_f64(), Some(0.0));
     assert!(body["max_tokens"].as_u64().is_some_and(|n| n > 0));
     assert_eq!(body["response_format"]["type"], "json_schema");
     assert_eq!(body["response_format"]["json_schema"]["strict"], true);
