@@ -42,6 +42,20 @@ stage "cargo test (unit, handler, integration)"
 cargo test -q --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
 grep -Eq "test result: ok\. [1-9]" target/test-output.txt || { echo "no test ran"; exit 1; }
 
+# Tests against the real model services run only with credentials, and say so when they do not:
+# they are #[ignore]d, so without credentials cargo reports them as ignored, never as passed.
+stage "live provider tests (real credentials only)"
+if [ -n "${OPENAI_API_KEY:-}" ]; then
+  cargo test -q -p api-tests --test providers live_openai -- --ignored
+else
+  echo "skipped: live OpenAI test (set OPENAI_API_KEY, optionally OPENAI_MODEL and OPENAI_BASE_URL)"
+fi
+if [ -n "${BEDROCK_MODEL_ID:-}" ] && { [ -n "${AWS_ACCESS_KEY_ID:-}" ] || [ -n "${AWS_PROFILE:-}" ]; }; then
+  cargo test -q -p api-tests --test providers live_bedrock -- --ignored
+else
+  echo "skipped: live Bedrock test (set BEDROCK_MODEL_ID and AWS credentials with a region)"
+fi
+
 stage "template: cfn-lint and sam validate --lint"
 .tools/venv/bin/cfn-lint template.yaml
 .tools/venv/bin/sam validate --lint --region us-east-1 --template template.yaml

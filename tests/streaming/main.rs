@@ -397,3 +397,65 @@ async fn a_silent_model_gets_keep_alive_comments_then_a_retryable_timeout() {
     );
     assert!(!text.contains("event: done"), "{text}");
 }
+
+#[tokio::test]
+async fn the_summarize_stream_fixtures_get_their_expected_statuses() {
+    let root = api_tests::workspace_root().join("events");
+    let expectations: serde_json::Map<String, Value> = serde_json::from_str(
+        &std::fs::read_to_string(root.join("expectations.json")).expect("expectations"),
+    )
+    .expect("JSON");
+    let fixtures: Vec<&String> = expectations
+        .keys()
+        .filter(|k| k.starts_with("summarize-stream"))
+        .collect();
+    assert!(fixtures.len() >= 5, "{fixtures:?}");
+    let app = app(None);
+    for name in fixtures {
+        let expected = &expectations[name];
+        let text = std::fs::read_to_string(root.join(name)).expect("fixture");
+        let request = lambda_http::request::from_str(&text).expect("an API Gateway event");
+        let response = handle(app.app, request).await;
+        let status = response.status().as_u16();
+        let allow = response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a body")
+            .to_bytes();
+        let body = String::from_utf8(body.to_vec()).expect("UTF-8");
+        assert_eq!(u64::from(status), expected["status"], "{name}: {body}");
+        if status == 200 {
+            assert_eq!(content_type, "text/event-stream", "{name}");
+            assert!(body.starts_with("event: start\n"), "{name}: {body}");
+            assert!(body.contains("event: done\n"), "{name}: {body}");
+        } else {
+            assert_eq!(content_type, "application/problem+json", "{name}");
+            let problem: Value = serde_json::from_str(&body).expect("a problem");
+            if let Some(pointers) = expected.get("error_pointers") {
+                let got: Vec<&Value> = problem["errors"]
+                    .as_array()
+                    .expect("errors")
+                    .iter()
+                    .map(|e| &e["pointer"])
+                    .collect();
+                let want: Vec<&Value> = pointers.as_array().expect("pointers").iter().collect();
+                assert_eq!(got, want, "{name}: {body}");
+            }
+        }
+        if let Some(a) = expected.get("allow") {
+            assert_eq!(allow.as_deref(), a.as_str(), "{name}");
+        }
+    }
+}
