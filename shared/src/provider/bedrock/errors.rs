@@ -1,22 +1,27 @@
-//! A failed Converse call → the port's [`UpstreamError`], classified so the HTTP status follows
-//! from the kind alone. Details are for the log: the error code, the upstream's message (capped)
-//! and the request id, which is what an AWS support case asks for. Never the request or the
-//! credentials: only `Display` text is used, not the SDK's `Debug` output.
+//! A failed Converse or ConverseStream call → the port's [`UpstreamError`], classified so the HTTP
+//! status follows from the kind alone. Details are for the log: the error code, the upstream's
+//! message (capped) and the request id, which is what an AWS support case asks for. Never the
+//! request or the credentials: only `Display` text is used, not the SDK's `Debug` output.
 
 use std::error::Error;
+use std::fmt::Debug;
 
 use aws_sdk_bedrockruntime::config::http::HttpResponse;
 use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::operation::RequestId;
-use aws_sdk_bedrockruntime::operation::converse::ConverseError;
+use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
 
 use crate::provider::generative::UpstreamError;
 
 /// Longest upstream message kept in a detail.
 const MAX_MESSAGE_CHARS: usize = 200;
 
-/// Classifies any failure of one Converse call (after the SDK's own retries).
-pub(super) fn classify(err: &SdkError<ConverseError, HttpResponse>) -> UpstreamError {
+/// Classifies any failure of one Converse or ConverseStream call before its answer arrived (after
+/// the SDK's own retries).
+pub(super) fn classify<E>(err: &SdkError<E, HttpResponse>) -> UpstreamError
+where
+    E: ProvideErrorMetadata + Error + 'static,
+{
     match err {
         SdkError::ServiceError(service) => {
             let e = service.err();
@@ -27,10 +32,66 @@ pub(super) fn classify(err: &SdkError<ConverseError, HttpResponse>) -> UpstreamE
             let detail = detail(e.code(), status, &message, err.request_id());
             service_error(e.code(), status, detail)
         }
+        _ => failure(err),
+    }
+}
+
+/// Classifies a failure in the middle of a ConverseStream answer: an exception message on the
+/// stream, a frame that cannot be read, or the connection lost. `request_id` is the one of the
+/// call's response (the stream's messages carry none).
+///
+/// The call was accepted, so nothing here is our misconfiguration: throttling, unavailability and
+/// a model timeout keep their kind, anything else (`ModelStreamErrorException`, an internal error,
+/// a `ValidationException` on the stream) is an unusable answer.
+pub(super) fn classify_event<R>(
+    err: &SdkError<ConverseStreamOutputError, R>,
+    request_id: Option<&str>,
+) -> UpstreamError
+where
+    R: Debug + 'static,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            // The variant comes from the message's `:exception-type`; the code only from a
+            // payload that names it, which Bedrock's exception messages need not do.
+            let code = match e {
+                ConverseStreamOutputError::ThrottlingException(_) => Some("ThrottlingException"),
+                ConverseStreamOutputError::ServiceUnavailableException(_) => {
+                    Some("ServiceUnavailableException")
+                }
+                ConverseStreamOutputError::ModelStreamErrorException(_) => {
+                    Some("ModelStreamErrorException")
+                }
+                ConverseStreamOutputError::InternalServerException(_) => {
+                    Some("InternalServerException")
+                }
+                ConverseStreamOutputError::ValidationException(_) => Some("ValidationException"),
+                _ => e.code(),
+            };
+            let message = e.message().map_or_else(|| chain(e), str::to_owned);
+            let detail = describe(code, "in the stream", &message, request_id);
+            // Status 200: the call was accepted; an unknown code is an unusable answer.
+            match service_error(code, 200, detail) {
+                UpstreamError::Misconfigured(detail) => UpstreamError::BadAnswer(detail),
+                kind => kind,
+            }
+        }
+        _ => failure(err),
+    }
+}
+
+/// Every failure that is not an error answer from Bedrock.
+fn failure<E, R>(err: &SdkError<E, R>) -> UpstreamError
+where
+    E: Error + 'static,
+    R: Debug + 'static,
+{
+    match err {
         SdkError::TimeoutError(_) => UpstreamError::Timeout,
         SdkError::DispatchFailure(failure) if failure.is_timeout() => UpstreamError::Timeout,
         // Connection refused or reset, DNS, TLS, or no credentials to sign with (the SDK reports
-        // a failed identity lookup here too): nothing reached the model.
+        // a failed identity lookup here too): nothing reached the model, or the answer was cut.
         SdkError::DispatchFailure(_) => UpstreamError::Unavailable {
             retry_after: None,
             detail: chain(err),
@@ -97,8 +158,13 @@ pub(super) fn detail(
     message: &str,
     request_id: Option<&str>,
 ) -> String {
+    describe(code, &format!("HTTP {status}"), message, request_id)
+}
+
+/// `Code (where): message (request id …)`, the message capped at [`MAX_MESSAGE_CHARS`].
+fn describe(code: Option<&str>, place: &str, message: &str, request_id: Option<&str>) -> String {
     let code = code.unwrap_or("no error code");
-    let mut out = format!("{code} (HTTP {status}): {}", capped(message));
+    let mut out = format!("{code} ({place}): {}", capped(message));
     if let Some(id) = request_id {
         out.push_str(" (request id ");
         out.push_str(id);

@@ -1,4 +1,5 @@
-//! The chat port on Amazon Bedrock Converse: one structured-output call per [`StructuredCall`].
+//! The chat port on Amazon Bedrock Converse: one structured-output call per [`StructuredCall`],
+//! and one ConverseStream call per streamed [`TextCall`].
 //!
 //! Structured output comes either from a forced tool (the default; Anthropic Claude and Amazon
 //! Nova support it) or, for models that have it, from Converse's native JSON-schema output. The
@@ -9,18 +10,22 @@
 //! Time: each call gets the request's remaining time as the SDK's operation timeout (so the SDK
 //! stops retrying in time), plus a `timeout_at` on the deadline as a backstop. Retries: at most
 //! two attempts, because a model call is slow and the request has one deadline for the call and
-//! its repair.
+//! its repair. A stream is bounded the same way until its response has arrived; the SDK's
+//! operation timeout ends there (the event stream is read after the operation has returned), so
+//! the answer itself may run past the deadline, bounded by the stream's consumer.
 //!
 //! # Layout
 //! - [`request`]: the call → the Converse request parts.
 //! - [`answer`]: the Converse answer → [`ModelAnswer`] (content, stop reason, usage).
-//! - [`errors`]: SDK failures → [`UpstreamError`].
+//! - [`stream`]: the ConverseStream events → the port's [`TextStream`].
+//! - [`errors`]: SDK failures, before the answer or in the stream → [`UpstreamError`].
 //! - [`document`]: JSON ⇄ the Smithy document type used by tool schemas and tool inputs.
 
 mod answer;
 mod document;
 mod errors;
 mod request;
+mod stream;
 
 #[cfg(test)]
 mod tests;
@@ -32,7 +37,9 @@ use aws_sdk_bedrockruntime::Client;
 use aws_sdk_bedrockruntime::config::retry::RetryConfig;
 use aws_sdk_bedrockruntime::config::timeout::TimeoutConfig;
 
-use super::generative::{ChatModel, ModelAnswer, StructuredCall, UpstreamError};
+use super::generative::{
+    ChatModel, ModelAnswer, StructuredCall, TextCall, TextStream, UpstreamError,
+};
 
 /// How a deployment uses Bedrock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,15 +143,7 @@ impl ChatModel for BedrockChat {
             .set_output_config(parts.output)
             .set_guardrail_config(parts.guardrail)
             .customize()
-            // Unset fields (the connect timeout) keep the client's values: the SDK merges
-            // timeout configs field by field.
-            .config_override(
-                aws_sdk_bedrockruntime::config::Builder::default().timeout_config(
-                    TimeoutConfig::builder()
-                        .operation_timeout(remaining)
-                        .build(),
-                ),
-            )
+            .config_override(within(remaining))
             .send();
 
         // The backstop: whatever the SDK does with its timeout, the call ends at the deadline.
@@ -155,4 +154,47 @@ impl ChatModel for BedrockChat {
         };
         answer::model_answer(&output, self.settings.output, &self.settings.model_id)
     }
+
+    async fn stream_text(&self, call: &TextCall<'_>) -> Result<TextStream, UpstreamError> {
+        let remaining = call.deadline.remaining();
+        if remaining.is_zero() {
+            return Err(UpstreamError::Timeout);
+        }
+        let parts = request::converse_stream_request(call, self.settings.guardrail.as_ref())
+            .map_err(|e| {
+                UpstreamError::Misconfigured(format!("building the ConverseStream request: {e}"))
+            })?;
+
+        // The operation ends when the response's headers have arrived (the SDK hands over the
+        // event stream unread), so this timeout bounds the start only, never the answer.
+        let send = self
+            .client
+            .converse_stream()
+            .model_id(&self.settings.model_id)
+            .set_system(Some(parts.system))
+            .set_messages(Some(parts.messages))
+            .inference_config(parts.inference)
+            .set_guardrail_config(parts.guardrail)
+            .customize()
+            .config_override(within(remaining))
+            .send();
+
+        let output = match tokio::time::timeout_at(call.deadline.instant(), send).await {
+            Err(_elapsed) => return Err(UpstreamError::Timeout),
+            Ok(Err(err)) => return Err(errors::classify(&err)),
+            Ok(Ok(output)) => output,
+        };
+        Ok(stream::text_stream(output, &self.settings.model_id))
+    }
+}
+
+/// The per-call override that makes the SDK (its retries included) give up after `remaining`.
+/// Unset fields (the connect timeout) keep the client's values: the SDK merges timeout configs
+/// field by field.
+fn within(remaining: Duration) -> aws_sdk_bedrockruntime::config::Builder {
+    aws_sdk_bedrockruntime::config::Builder::default().timeout_config(
+        TimeoutConfig::builder()
+            .operation_timeout(remaining)
+            .build(),
+    )
 }

@@ -1,17 +1,20 @@
 //! A [`StructuredCall`] → the parts of one Converse request: system prompt, turns, inference
 //! settings, and the structured-output mechanism (a forced tool, or native JSON-schema output).
+//! A [`TextCall`] → the parts of one ConverseStream request: the same prompt and settings, plain
+//! text out.
 
 use aws_sdk_bedrockruntime::error::BuildError;
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ConversationRole, GuardrailConfiguration, GuardrailTrace, InferenceConfiguration,
-    JsonSchemaDefinition, Message, OutputConfig, OutputFormat, OutputFormatStructure,
-    OutputFormatType, SpecificToolChoice, SystemContentBlock, Tool, ToolChoice, ToolConfiguration,
-    ToolInputSchema, ToolSpecification,
+    ContentBlock, ConversationRole, GuardrailConfiguration, GuardrailStreamConfiguration,
+    GuardrailStreamProcessingMode, GuardrailTrace, InferenceConfiguration, JsonSchemaDefinition,
+    Message, OutputConfig, OutputFormat, OutputFormatStructure, OutputFormatType,
+    SpecificToolChoice, SystemContentBlock, Tool, ToolChoice, ToolConfiguration, ToolInputSchema,
+    ToolSpecification,
 };
 
 use super::document::json_to_document;
 use super::{BedrockOutput, Guardrail};
-use crate::provider::generative::{OutputSchema, StructuredCall};
+use crate::provider::generative::{OutputSchema, StructuredCall, TextCall};
 
 /// Everything a Converse request carries besides the model id.
 #[derive(Debug)]
@@ -65,13 +68,9 @@ pub(super) fn converse_request(
     };
 
     Ok(ConverseRequest {
-        system: vec![SystemContentBlock::Text(call.system.to_owned())],
+        system: system(call.system),
         messages,
-        inference: InferenceConfiguration::builder()
-            .max_tokens(i32::try_from(call.max_tokens).unwrap_or(i32::MAX))
-            // Extraction and classification, not writing: the most likely answer every time.
-            .temperature(0.0)
-            .build(),
+        inference: inference(call.max_tokens),
         tools,
         output,
         guardrail: guardrail.map(|g| {
@@ -82,6 +81,50 @@ pub(super) fn converse_request(
                 .build()
         }),
     })
+}
+
+/// Everything a ConverseStream request carries besides the model id: no tool and no output
+/// format, the answer is plain text.
+#[derive(Debug)]
+pub(super) struct ConverseStreamRequest {
+    pub system: Vec<SystemContentBlock>,
+    pub messages: Vec<Message>,
+    pub inference: InferenceConfiguration,
+    pub guardrail: Option<GuardrailStreamConfiguration>,
+}
+
+pub(super) fn converse_stream_request(
+    call: &TextCall<'_>,
+    guardrail: Option<&Guardrail>,
+) -> Result<ConverseStreamRequest, BuildError> {
+    Ok(ConverseStreamRequest {
+        system: system(call.system),
+        messages: vec![text_message(ConversationRole::User, call.user)?],
+        inference: inference(call.max_tokens),
+        guardrail: guardrail.map(|g| {
+            GuardrailStreamConfiguration::builder()
+                .guardrail_identifier(&g.identifier)
+                .guardrail_version(&g.version)
+                .trace(GuardrailTrace::Disabled)
+                // The guardrail checks each piece before it is released, so no unchecked text
+                // reaches the stream (asynchronous mode would send text first and check it after).
+                .stream_processing_mode(GuardrailStreamProcessingMode::Sync)
+                .build()
+        }),
+    })
+}
+
+fn system(prompt: &str) -> Vec<SystemContentBlock> {
+    vec![SystemContentBlock::Text(prompt.to_owned())]
+}
+
+fn inference(max_tokens: u32) -> InferenceConfiguration {
+    InferenceConfiguration::builder()
+        .max_tokens(i32::try_from(max_tokens).unwrap_or(i32::MAX))
+        // Extraction, classification and summaries, not creative writing: the most likely answer
+        // every time.
+        .temperature(0.0)
+        .build()
 }
 
 fn text_message(role: ConversationRole, text: &str) -> Result<Message, BuildError> {

@@ -556,3 +556,5 @@ async fn a_prompt_router_reports_the_model_it_invoked() {
 
     assert_eq!(got.model.as_deref(), Some(invoked));
 }
+
+mod stream;
