@@ -137,7 +137,13 @@ pub(crate) enum Pumped {
 pub(crate) async fn pump(mut body: Incoming, tx: mpsc::Sender<Item>) -> Pumped {
     let mut warned_inline_trailer = false;
     loop {
-        let frame = match body.frame().await {
+        // A caller that goes away is noticed at once, not only at the function's next write, so
+        // a function that is quiet for a while (waiting on a model) loses its connection too.
+        let next = tokio::select! {
+            next = body.frame() => next,
+            () = tx.closed() => return Pumped::Abandoned,
+        };
+        let frame = match next {
             None => {
                 return finish(&tx, Item::Complete, Pumped::Complete).await;
             }

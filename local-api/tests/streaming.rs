@@ -440,3 +440,35 @@ async fn a_malformed_prelude_is_a_502_and_the_29s_limit_does_not_cut_a_stream() 
     assert_eq!(function.await.expect("function"), 202);
     s.host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_function_loses_its_connection_as_soon_as_the_client_goes() {
+    let s = setup(Duration::from_secs(29)).await;
+    let runtime = s.host.runtime_api_addr();
+    let function = tokio::spawn(async move {
+        let (id, _) = next_invocation(runtime).await;
+        let mut sock = start_stream(runtime, &id).await;
+        write_prelude(&mut sock, PRELUDE).await;
+        write_chunk(&mut sock, b"data: thinking\n\n")
+            .await
+            .expect("chunk");
+        // Silent now (a slow model): the emulator answers and closes without waiting for a write.
+        let (status, headers, _) = read_response(&mut sock).await;
+        let mut rest = Vec::new();
+        let _ = sock.read_to_end(&mut rest).await;
+        (status, headers.get("connection").cloned())
+    });
+    let resp = call(s.gateway_addr, "{}").await;
+    let mut body = resp.into_body();
+    assert!(body.frame().await.expect("frame").expect("data").is_data());
+    let dropped = Instant::now();
+    drop(body);
+    let (status, connection) = tokio::time::timeout(Duration::from_secs(5), function)
+        .await
+        .expect("the function's connection was closed promptly")
+        .expect("function task");
+    assert_eq!(status, 410);
+    assert_eq!(connection.as_deref(), Some("close"));
+    assert!(dropped.elapsed() < Duration::from_secs(2));
+    s.host.stop().await;
+}
