@@ -472,3 +472,29 @@ async fn a_quiet_function_loses_its_connection_as_soon_as_the_client_goes() {
     assert!(dropped.elapsed() < Duration::from_secs(2));
     s.host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_that_dies_mid_stream_cuts_the_stream() {
+    let s = setup(Duration::from_secs(29)).await;
+    let runtime = s.host.runtime_api_addr();
+    let function = tokio::spawn(async move {
+        let (id, _) = next_invocation(runtime).await;
+        let mut sock = start_stream(runtime, &id).await;
+        write_prelude(&mut sock, PRELUDE).await;
+        write_chunk(&mut sock, b"data: 0\n\n").await.expect("chunk");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // A crash: the connection closes inside the chunked body.
+        drop(sock);
+    });
+    let resp = call(s.gateway_addr, "{}").await;
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let first = body.frame().await.expect("frame").expect("data");
+    assert_eq!(first.into_data().expect("data"), "data: 0\n\n");
+    let rest = tokio::time::timeout(Duration::from_secs(5), body.frame())
+        .await
+        .expect("the stream ended promptly");
+    assert!(matches!(rest, Some(Err(_))), "a cut stream: {rest:?}");
+    function.await.expect("function");
+    s.host.stop().await;
+}
