@@ -5,15 +5,20 @@
 //! Requests are routed with the shared route table (so a route cannot exist here and not in the
 //! functions); paths that match no route go to the fallback function, as `/{proxy+}` does in
 //! `template.yaml`. Both `/v1/...` and `/{stage}/v1/...` are served.
+//!
+//! A function that streams its response (detected per response from the Runtime API's response
+//! mode, so no route is marked) is served as a streamed route: status and headers from its
+//! metadata prelude at once, then the payload chunk by chunk (see [`crate::streamed`]).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -24,7 +29,12 @@ use serde_json::{Value, json};
 use shared::routes::{Function, RouteMatch, match_route};
 use tokio::net::TcpListener;
 
-use crate::runtime::{FunctionHost, InvokeResult, fresh_uuid};
+use crate::runtime::{FunctionHost, InvokeOutcome, InvokeResult, fresh_uuid};
+use crate::stream::ResponseStream;
+use crate::streamed::{self, PreludeError, StreamLimits};
+
+/// The body of a gateway response: a buffered one, or a streamed one that may be cut short.
+pub type GatewayBody = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 /// API Gateway's payload limit.
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
@@ -53,7 +63,8 @@ impl Gateway {
         }
     }
 
-    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<GatewayBody> {
+        let started = Instant::now();
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_PAYLOAD_BYTES).collect().await {
             Ok(b) => b.to_bytes(),
@@ -94,14 +105,17 @@ impl Gateway {
                 return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
             }
         };
-        match host.invoke(payload).await {
-            InvokeResult::Response(bytes) => translate(&bytes),
-            InvokeResult::Error(e) if e.contains("Task timed out") => {
+        match host.invoke_streaming(payload).await {
+            InvokeOutcome::Finished(InvokeResult::Response(bytes)) => translate(&bytes),
+            InvokeOutcome::Finished(InvokeResult::Error(e)) if e.contains("Task timed out") => {
                 gateway_error(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out")
             }
-            InvokeResult::Error(e) => {
+            InvokeOutcome::Finished(InvokeResult::Error(e)) => {
                 eprintln!("local-api: {} failed: {e}", host.name);
                 gateway_error(StatusCode::BAD_GATEWAY, "Internal server error")
+            }
+            InvokeOutcome::Streaming(stream) => {
+                stream_response(stream, started, StreamLimits::default(), &host.name).await
             }
         }
     }
@@ -197,8 +211,43 @@ impl Gateway {
     }
 }
 
+/// Serves a streamed response as API Gateway does on a `STREAM` route: nothing is sent until the
+/// metadata prelude is complete (a bad one is a 502), then the status and headers go out at once
+/// and the payload follows chunk by chunk.
+pub async fn stream_response(
+    mut stream: ResponseStream,
+    started: Instant,
+    limits: StreamLimits,
+    function: &str,
+) -> Response<GatewayBody> {
+    match streamed::read_prelude(&mut stream, started, limits).await {
+        Ok((prelude, first)) => {
+            streamed::response(prelude, first, stream, started, limits, function.to_owned())
+                .map(|body| body.map_err(Into::into).boxed_unsync())
+        }
+        Err(PreludeError::TimedOut) => {
+            eprintln!("local-api: {function} sent no metadata prelude in time");
+            gateway_error(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out")
+        }
+        Err(PreludeError::Failed(e)) => {
+            eprintln!("local-api: {function} failed before its metadata prelude: {e}");
+            gateway_error(StatusCode::BAD_GATEWAY, "Internal server error")
+        }
+        Err(PreludeError::Malformed(why)) => {
+            eprintln!("local-api: {function} streamed a malformed response: {why}");
+            gateway_error(StatusCode::BAD_GATEWAY, "Internal server error")
+        }
+    }
+}
+
+fn full(bytes: Bytes) -> GatewayBody {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
 /// Turns a Lambda proxy response into HTTP, as API Gateway does; a malformed one is a 502.
-fn translate(bytes: &[u8]) -> Response<Full<Bytes>> {
+fn translate(bytes: &[u8]) -> Response<GatewayBody> {
     let Ok(v) = serde_json::from_slice::<Value>(bytes) else {
         return gateway_error(StatusCode::BAD_GATEWAY, "Internal server error");
     };
@@ -235,13 +284,13 @@ fn translate(bytes: &[u8]) -> Response<Full<Bytes>> {
         }
     }
     builder
-        .body(Full::new(Bytes::from(body)))
+        .body(full(Bytes::from(body)))
         .unwrap_or_else(|_| gateway_error(StatusCode::BAD_GATEWAY, "Internal server error"))
 }
 
 /// Errors raised by the gateway itself (payload too large, timeout, a crashed function), in the
 /// problem+json shape that `template.yaml`'s `GatewayResponses` give them in AWS.
-fn gateway_error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+fn gateway_error(status: StatusCode, message: &str) -> Response<GatewayBody> {
     let request_id = fresh_uuid();
     let body = json!({
         "type": "urn:intent-api:problem:gateway",
@@ -251,7 +300,7 @@ fn gateway_error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
         "instance": "",
         "request_id": request_id,
     });
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    let mut r = Response::new(full(Bytes::from(body.to_string())));
     *r.status_mut() = status;
     r.headers_mut().insert(
         "content-type",

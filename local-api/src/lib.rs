@@ -9,9 +9,15 @@
 //!   supervision.
 //! - [`gateway`]: the HTTP front: routing with the shared route table, event construction,
 //!   response translation, API Gateway's own limits and errors (10 MB, 29 s, 502 on a crash).
+//! - [`stream`]: a streamed response between the emulator and the gateway (bounded, chunk by
+//!   chunk, with an explicit complete / failed / abandoned end).
+//! - [`streamed`]: API Gateway's handling of a streamed response: the metadata prelude, the
+//!   chunked body and the streaming limits (15 min in all, 5 min idle).
 
 pub mod gateway;
 pub mod runtime;
+pub mod stream;
+pub mod streamed;
 
 /// The fixed environment variables `template.yaml`'s `Globals` give every function; the local API
 /// sets the same (the contract tests check that the two agree).

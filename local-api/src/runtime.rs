@@ -6,6 +6,11 @@
 //! `event/next` long-polls for `INVOKE` events. As in Lambda, an invocation is handed to the
 //! runtime only once every extension has asked for its next event (finished the previous
 //! invocation), while the caller gets the response as soon as the runtime posts it.
+//!
+//! A response comes back in one of Lambda's two modes, told apart per response by the
+//! `Lambda-Runtime-Function-Response-Mode` header (so no route or function needs configuring):
+//! buffered (one JSON payload) or streaming (a chunked body handed on chunk by chunk through
+//! [`crate::stream`]; see [`InvokeOutcome`]).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -27,6 +32,11 @@ use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
+use crate::stream::{self, Pumped, ResponseStream};
+
+/// The Runtime API header a runtime sets on `POST .../response` to stream its response.
+pub const RESPONSE_MODE_HEADER: &str = "lambda-runtime-function-response-mode";
+
 /// How an invocation ended.
 #[derive(Debug)]
 pub enum InvokeResult {
@@ -34,6 +44,23 @@ pub enum InvokeResult {
     Response(Bytes),
     /// The function reported an error (`/error`), or its process died mid-invocation.
     Error(String),
+}
+
+/// What an invocation produced, in whichever mode the function answered.
+pub enum InvokeOutcome {
+    /// A buffered response or an error: the invocation is over.
+    Finished(InvokeResult),
+    /// The function is streaming its response; the invocation lasts until the stream ends.
+    Streaming(ResponseStream),
+}
+
+impl std::fmt::Debug for InvokeOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InvokeOutcome::Finished(r) => f.debug_tuple("Finished").field(r).finish(),
+            InvokeOutcome::Streaming(_) => f.write_str("Streaming(..)"),
+        }
+    }
 }
 
 /// An extension registered through `POST /2020-01-01/extension/register`.
@@ -50,7 +77,7 @@ struct Pending {
     id: String,
     payload: Bytes,
     deadline_ms: u64,
-    reply: oneshot::Sender<InvokeResult>,
+    reply: oneshot::Sender<InvokeOutcome>,
 }
 
 /// One function: its process, its emulator endpoint and its invocation queue.
@@ -61,7 +88,7 @@ pub struct FunctionHost {
     addr: SocketAddr,
     queue_tx: mpsc::Sender<Pending>,
     queue_rx: Mutex<mpsc::Receiver<Pending>>,
-    in_flight: Mutex<HashMap<String, oneshot::Sender<InvokeResult>>>,
+    in_flight: Mutex<HashMap<String, oneshot::Sender<InvokeOutcome>>>,
     child: Mutex<Option<Child>>,
     /// Set when the function first asks for an invocation after a start: its init is done.
     ready: AtomicBool,
@@ -239,12 +266,45 @@ impl FunctionHost {
             .ok()
     }
 
-    /// Invokes the function with `payload` and waits for its result, restarting the process if it
-    /// died (a crash ends only the invocation it happened in, as in Lambda).
+    /// The address of this function's Runtime API endpoint (what `AWS_LAMBDA_RUNTIME_API` is set
+    /// to in the function's environment).
+    pub fn runtime_api_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Invokes the function with `payload` and waits for its whole result, restarting the process
+    /// if it died (a crash ends only the invocation it happened in, as in Lambda).
+    ///
+    /// A streamed response is read to its end and returned as one payload (the bytes exactly as
+    /// streamed), as Lambda's buffered `Invoke` API does; [`FunctionHost::invoke_streaming`]
+    /// hands it over chunk by chunk instead. The timeout covers the whole invocation either way.
     pub async fn invoke(&self, payload: Bytes) -> InvokeResult {
+        let started = Instant::now();
+        let stream = match self.invoke_streaming(payload).await {
+            InvokeOutcome::Finished(result) => return result,
+            InvokeOutcome::Streaming(stream) => stream,
+        };
+        let left = self.timeout.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, stream.collect()).await {
+            Ok(Ok(bytes)) => InvokeResult::Response(bytes),
+            Ok(Err(e)) => InvokeResult::Error(e.to_string()),
+            Err(_) => {
+                self.stop().await;
+                InvokeResult::Error("Task timed out".into())
+            }
+        }
+    }
+
+    /// Invokes the function with `payload` and returns as soon as the outcome is known: a
+    /// buffered response or error, or the start of a streamed response.
+    ///
+    /// The host's timeout applies until then (Lambda kills an environment that overruns it). Once
+    /// a response streams, its duration is up to the caller, which bounds it as API Gateway does
+    /// and drops the [`ResponseStream`] to end it: the function's connection is then closed.
+    pub async fn invoke_streaming(&self, payload: Bytes) -> InvokeOutcome {
         let needs_start = self.exited().await.is_some() || self.child.lock().await.is_none();
         if needs_start && let Err(e) = self.start().await {
-            return InvokeResult::Error(format!("could not start the function: {e:#}"));
+            return failed(format!("could not start the function: {e:#}"));
         }
         let (reply, rx) = oneshot::channel();
         let id = fresh_uuid();
@@ -260,7 +320,7 @@ impl FunctionHost {
             .await
             .is_err()
         {
-            return InvokeResult::Error("invocation queue closed".into());
+            return failed("invocation queue closed".into());
         }
         let crash_watch = async {
             loop {
@@ -271,12 +331,45 @@ impl FunctionHost {
             }
         };
         tokio::select! {
-            r = rx => r.unwrap_or_else(|_| InvokeResult::Error("the function dropped the invocation".into())),
-            status = crash_watch => InvokeResult::Error(format!("the function process exited ({status})")),
+            r = rx => r.unwrap_or_else(|_| failed("the function dropped the invocation".into())),
+            status = crash_watch => failed(format!("the function process exited ({status})")),
             _ = tokio::time::sleep(self.timeout) => {
                 // Lambda kills an environment that overruns its timeout.
                 self.stop().await;
-                InvokeResult::Error("Task timed out".into())
+                failed("Task timed out".into())
+            }
+        }
+    }
+
+    /// `POST .../invocation/{id}/response` in streaming mode: hands the caller a
+    /// [`ResponseStream`] at once, then moves the chunked body into it as it arrives. The
+    /// function gets its `202` only when its body is over, as from Lambda.
+    async fn stream_response(&self, id: &str, body: Incoming) -> Response<Full<Bytes>> {
+        let Some(reply) = self.in_flight.lock().await.remove(id) else {
+            return plain(StatusCode::BAD_REQUEST, "unknown request id");
+        };
+        let (tx, stream) = stream::channel();
+        if reply.send(InvokeOutcome::Streaming(stream)).is_err() {
+            // The caller gave up before the stream began (it timed out): nothing to read for.
+            return abandoned();
+        }
+        match stream::pump(body, tx).await {
+            Pumped::Complete => plain(StatusCode::ACCEPTED, ""),
+            Pumped::Reported(e) => {
+                // The client's stream just ends, as in Lambda; the reason is only in the log.
+                eprintln!("local-api: {} failed mid-stream: {e}", self.name);
+                plain(StatusCode::ACCEPTED, "")
+            }
+            Pumped::Broken(e) => {
+                eprintln!("local-api: {} stopped streaming: {e}", self.name);
+                plain(StatusCode::ACCEPTED, "")
+            }
+            Pumped::Abandoned => {
+                eprintln!(
+                    "local-api: {}: the client went away; its response stream is closed",
+                    self.name
+                );
+                abandoned()
             }
         }
     }
@@ -284,6 +377,18 @@ impl FunctionHost {
     async fn runtime_api(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = req.uri().path().to_owned();
         let method = req.method().clone();
+        let streaming = req
+            .headers()
+            .get(RESPONSE_MODE_HEADER)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
+        if streaming
+            && method == hyper::Method::POST
+            && let ["2018-06-01", "runtime", "invocation", id, "response"] =
+                path.trim_start_matches('/').split('/').collect::<Vec<_>>()[..]
+        {
+            // Not collected like every other request body: it is handed on as it arrives.
+            return self.stream_response(id, req.into_body()).await;
+        }
         let extension_id = req
             .headers()
             .get("lambda-extension-identifier")
@@ -342,7 +447,7 @@ impl FunctionHost {
                 } else {
                     InvokeResult::Error(String::from_utf8_lossy(&body).into_owned())
                 };
-                let _ = reply.send(result);
+                let _ = reply.send(InvokeOutcome::Finished(result));
                 plain(StatusCode::ACCEPTED, "")
             }
             ("POST", ["2020-01-01", "extension", "register"]) => {
@@ -401,6 +506,22 @@ impl FunctionHost {
             _ => plain(StatusCode::NOT_FOUND, "unknown runtime API path"),
         }
     }
+}
+
+fn failed(message: String) -> InvokeOutcome {
+    InvokeOutcome::Finished(InvokeResult::Error(message))
+}
+
+/// The answer to a streamed response nobody reads any more. `connection: close` makes the
+/// server drop the connection right after it (the rest of the body is never read), so the
+/// function's next write fails: its signal to stop generating.
+fn abandoned() -> Response<Full<Bytes>> {
+    let mut r = plain(StatusCode::GONE, "the caller stopped reading this response");
+    r.headers_mut().insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
+    );
+    r
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
