@@ -78,11 +78,18 @@ async fn main() -> anyhow::Result<()> {
     let env = function_env();
     let mut functions = HashMap::new();
     for f in Function::ALL {
+        // A streaming function runs as long as its template timeout allows (the gateway bounds
+        // the stream itself); the others get API Gateway's 29 s.
+        let timeout = if f.streams() {
+            Duration::from_secs(600)
+        } else {
+            Duration::from_secs(29)
+        };
         let host = FunctionHost::bind(
             f.binary(),
             args.bin_dir.join(f.binary()),
             env.clone(),
-            Duration::from_secs(29),
+            timeout,
         )
         .await?;
         host.start().await?;

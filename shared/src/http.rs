@@ -34,6 +34,7 @@ use crate::intents::{self, Outcome};
 use crate::observability::RequestRecord;
 use crate::problem::ApiError;
 use crate::provider::embedded::EmbeddedProvider;
+use crate::provider::generative::spent_on_failure;
 use crate::provider::{Deadline, SharedProvider};
 use crate::routes::{Function, Operation, RouteMatch, match_route};
 use crate::store::dynamo::{Clients, DynamoFeedbackStore, DynamoRequestLog};
@@ -230,13 +231,25 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         let input_sha256 = hex::encode(Sha256::digest(body));
         let client_id = client_id(&request);
         let mut trace = Trace::default();
-        let result = AssertUnwindSafe(dispatch(app, &request, &path, &request_id, &mut trace))
-            .catch_unwind()
-            .await;
+        let (result, spent) = spent_on_failure::scope(async {
+            let result = AssertUnwindSafe(dispatch(app, &request, &path, &request_id, &mut trace))
+                .catch_unwind()
+                .await;
+            (result, spent_on_failure::take())
+        })
+        .await;
         let mut response = match result {
             Ok(Ok(response)) => response,
             Ok(Err(err)) => {
                 trace.error_code = Some(err.code());
+                // The model calls of a failed request were billed all the same.
+                if let Some(spent) = spent {
+                    trace.provider = Some(spent.provider);
+                    trace.model = Some(spent.model);
+                    trace.usage = spent.usage;
+                    trace.cost_usd = spent.cost_usd.map(round_usd);
+                    trace.stop_reason = spent.stop_reason;
+                }
                 if err.status().is_server_error() {
                     // `{:#}` prints the whole anyhow cause chain on one line.
                     match &err {

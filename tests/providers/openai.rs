@@ -403,6 +403,13 @@ async fn invalid_output_twice_is_a_502_after_exactly_two_calls() {
     let detail = reply.body["detail"].as_str().expect("detail");
     assert!(detail.contains("9 is not a label index"), "{detail}");
     assert_eq!(received(&server).await.len(), 2);
+    // Both calls were billed: the failed request's log item says what they cost.
+    let record = app.log_item().record;
+    assert_eq!(record.error_code.as_deref(), Some("provider-output"));
+    assert_eq!(record.provider.as_deref(), Some("openai"));
+    assert_eq!(record.usage.input_tokens, 2000);
+    assert_eq!(record.usage.attempts, Some(2));
+    assert!(record.cost_usd.is_some_and(|c| c > 0.0), "{record:?}");
 }
 
 #[tokio::test]

@@ -114,8 +114,7 @@ async fn overhead(n: usize) -> anyhow::Result<()> {
     .await;
     let app = app(Function::Summarize, openai(&upstream.base_url));
     // The bare round trip: the same body the provider sends, on a pooled HTTP/1.1 client.
-    let client: Client<_, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let body = Bytes::from(
         json!({
             "model": "gpt-4o-mini",
@@ -132,7 +131,11 @@ async fn overhead(n: usize) -> anyhow::Result<()> {
         let t = Instant::now();
         let response = handle(app, summarize_request("abstractive")).await;
         let took = t.elapsed();
-        anyhow::ensure!(response.status() == 200, "the summary failed: {:?}", response.body());
+        anyhow::ensure!(
+            response.status() == 200,
+            "the summary failed: {:?}",
+            response.body()
+        );
         let t = Instant::now();
         let request = hyper::Request::post(url.clone())
             .header("content-type", "application/json")
@@ -149,7 +152,9 @@ async fn overhead(n: usize) -> anyhow::Result<()> {
     let (b50, b99) = (pct(&mut bare, 0.5), pct(&mut bare, 0.99));
     println!("## Provider layer overhead (instant upstream, {n} calls after 20 warm-up)\n");
     println!("| path | p50 ms | p99 ms |\n|---|---:|---:|");
-    println!("| handler + GenerativeProvider + OpenAI client (abstractive summary) | {f50:.3} | {f99:.3} |");
+    println!(
+        "| handler + GenerativeProvider + OpenAI client (abstractive summary) | {f50:.3} | {f99:.3} |"
+    );
     println!("| bare HTTP round trip of the same request | {b50:.3} | {b99:.3} |");
     println!(
         "| **added by the provider layer** | **{:.3}** | **{:.3}** |\n",
@@ -192,7 +197,10 @@ async fn stream(n: usize) -> anyhow::Result<()> {
                 }
             }
         }
-        anyhow::ensure!(seen.contains("event: done"), "the stream did not finish: {seen}");
+        anyhow::ensure!(
+            seen.contains("event: done"),
+            "the stream did not finish: {seen}"
+        );
         s_first.push(ms(first.context("no delta")?));
         s_done.push(ms(t.elapsed()));
 
@@ -247,7 +255,10 @@ async fn cold(a: &Args, n: usize) -> anyhow::Result<()> {
         ("AWS_ACCESS_KEY_ID".into(), "bench".into()),
         ("AWS_SECRET_ACCESS_KEY".into(), "bench".into()),
         // No DynamoDB here: the request-log write fails softly after the response.
-        ("AWS_ENDPOINT_URL_DYNAMODB".into(), "http://127.0.0.1:9".into()),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB".into(),
+            "http://127.0.0.1:9".into(),
+        ),
         ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
     ];
     base.extend(local_api::template_globals());
@@ -258,7 +269,10 @@ async fn cold(a: &Args, n: usize) -> anyhow::Result<()> {
     let mut on_bedrock = base.clone();
     on_bedrock.extend([
         ("INTENT_PROVIDER".into(), "bedrock".into()),
-        ("BEDROCK_MODEL_ID".into(), "anthropic.claude-3-5-haiku-20241022-v1:0".into()),
+        (
+            "BEDROCK_MODEL_ID".into(),
+            "anthropic.claude-3-5-haiku-20241022-v1:0".into(),
+        ),
         ("AWS_ENDPOINT_URL_BEDROCK_RUNTIME".into(), bedrock.uri()),
     ]);
     let contenders = [("embedded (MiniLM)", embedded), ("bedrock", on_bedrock)];
@@ -269,8 +283,13 @@ async fn cold(a: &Args, n: usize) -> anyhow::Result<()> {
     for (name, env) in &contenders {
         hosts.push((
             *name,
-            FunctionHost::bind("classify", binary.clone(), env.clone(), Duration::from_secs(29))
-                .await?,
+            FunctionHost::bind(
+                "classify",
+                binary.clone(),
+                env.clone(),
+                Duration::from_secs(29),
+            )
+            .await?,
         ));
     }
     let mut samples: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); hosts.len()];
@@ -298,7 +317,11 @@ async fn cold(a: &Args, n: usize) -> anyhow::Result<()> {
     println!("| provider | init (ms) | init + first response (ms) |\n|---|---:|---:|");
     for (i, (name, _)) in hosts.iter().enumerate() {
         let (init, first) = &mut samples[i];
-        println!("| {name} | {:.1} | {:.1} |", pct(init, 0.5), pct(first, 0.5));
+        println!(
+            "| {name} | {:.1} | {:.1} |",
+            pct(init, 0.5),
+            pct(first, 0.5)
+        );
     }
     println!();
     Ok(())

@@ -34,6 +34,7 @@ use crate::http::{
 };
 use crate::observability::RequestRecord;
 use crate::problem::ApiError;
+use crate::provider::generative::spent_on_failure;
 use crate::routes::{Operation, RouteMatch, match_route};
 
 /// A comment line goes out after this much silence, so that proxies keep the stream open.
@@ -141,19 +142,23 @@ pub async fn handle_with(
     };
     let span = tracing::info_span!("request", request_id = %facts.request_id, route = %facts.path);
     async move {
-        let started = AssertUnwindSafe(start(app, &request, &facts))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "non-string panic payload".to_owned());
-                Err(ApiError::Unexpected(anyhow::anyhow!(
-                    "handler panicked: {message}"
-                )))
-            });
+        let (started, spent) = spent_on_failure::scope(async {
+            let started = AssertUnwindSafe(start(app, &request, &facts))
+                .catch_unwind()
+                .await;
+            (started, spent_on_failure::take())
+        })
+        .await;
+        let started = started.unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".to_owned());
+            Err(ApiError::Unexpected(anyhow::anyhow!(
+                "handler panicked: {message}"
+            )))
+        });
         match started {
             Ok(opened) => stream_response(app, facts, opened, limits),
             Err(err) => {
@@ -164,6 +169,14 @@ pub async fn handle_with(
                 }
                 let mut record = facts.record(err.status().as_u16());
                 record.error_code = Some(err.code().to_owned());
+                // Model calls made before the failure were billed all the same.
+                if let Some(spent) = spent {
+                    record.provider = Some(spent.provider.to_owned());
+                    record.model = Some(spent.model);
+                    record.usage = spent.usage;
+                    record.cost_usd = spent.cost_usd;
+                    record.stop_reason = spent.stop_reason;
+                }
                 record_request(app, record, &facts.body).await;
                 problem_response(err, &facts)
             }

@@ -15,9 +15,11 @@
 //! - [`structured`]: the call → stop reason → decode → one repair loop, and error mapping.
 //! - [`intents`]: schema, prompts and decoder of each intent.
 //! - [`pricing`]: the versioned price table behind `meta.cost_usd`.
+//! - [`spent_on_failure`]: what a failed request's model calls cost, for its request log item.
 
 pub mod intents;
 pub mod pricing;
+pub mod spent_on_failure;
 pub mod structured;
 
 mod provider;

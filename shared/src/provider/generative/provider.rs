@@ -8,6 +8,8 @@ use serde_json::Value;
 use super::intents::{self, Prompt};
 use futures_util::StreamExt;
 
+use super::spent_on_failure;
+
 use super::structured::{self, Request, upstream_error};
 use super::{ChatModel, OutputSchema, TextCall, pricing};
 use crate::contract::Usage;
@@ -56,7 +58,14 @@ impl GenerativeProvider {
         let cost_usd = pricing::cost_usd(provider, model, &spend.usage);
         crate::observability::model_usage_metrics(intent, provider, &usage, cost_usd);
         if let Err(err) = &result {
-            // A failed request was still billed for its calls: say what it cost.
+            // A failed request was still billed for its calls: its request log item says so.
+            spent_on_failure::record(spent_on_failure::Spent {
+                provider,
+                model: model.to_owned(),
+                usage,
+                cost_usd,
+                stop_reason: spend.stop.as_ref().map(|s| s.as_str().to_owned()),
+            });
             tracing::warn!(
                 event = "model_spend",
                 intent,
