@@ -4,6 +4,8 @@
 //!
 //! Each test starts its own DynamoDB Local and local API so tests stay independent.
 
+mod generative;
+
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
