@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use hyper::HeaderMap;
 
-use super::wire::{ChatCompletion, Content};
+use super::wire::{ChatCompletion, Content, WireUsage};
 use crate::provider::generative::{
     AnswerContent, ModelAnswer, RefusalKind, StopReason, TokenUsage, UpstreamError,
 };
@@ -23,10 +23,10 @@ pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// How much of a body goes into an error detail.
-const EXCERPT_CHARS: usize = 200;
+pub(super) const EXCERPT_CHARS: usize = 200;
 
 /// How much of a parse error (path and serde's message) goes into an error detail.
-const REASON_CHARS: usize = 300;
+pub(super) const REASON_CHARS: usize = 300;
 
 /// The longest error detail this module writes (the parts above plus fixed text); the fuzz target
 /// checks it, so an upstream cannot flood the log through an error.
@@ -76,7 +76,9 @@ pub fn parse_answer(
     }
 }
 
-fn classify_status(
+/// The error an answer with a non-2xx `status` stands for (see [`parse_answer`]); `body` is only
+/// quoted in the detail.
+pub(super) fn classify_status(
     status: u16,
     headers: AnswerHeaders<'_>,
     body: &[u8],
@@ -192,13 +194,10 @@ fn normalise(completion: ChatCompletion) -> Result<ModelAnswer, UpstreamError> {
     let stop = if refusal.is_some() {
         StopReason::Refused(RefusalKind::Model)
     } else {
-        match choice.finish_reason.as_deref().map(str::trim) {
-            None | Some("") | Some("stop") => StopReason::Complete,
-            Some("length") => StopReason::MaxTokens,
-            Some("content_filter") => StopReason::Refused(RefusalKind::ContentFilter),
-            // Includes `tool_calls`: no tools are offered, so a tool call is not the answer.
-            Some(other) => StopReason::Other(other.chars().take(MAX_UPSTREAM_NAME_CHARS).collect()),
-        }
+        choice
+            .finish_reason
+            .as_deref()
+            .map_or(StopReason::Complete, stop_reason)
     };
 
     // Whitespace alone carries no document: the same as no content, so the generative layer sees
@@ -208,14 +207,7 @@ fn normalise(completion: ChatCompletion) -> Result<ModelAnswer, UpstreamError> {
         _ => AnswerContent::Empty,
     };
 
-    let usage = usage
-        .map(|usage| TokenUsage {
-            input: usage.prompt_tokens.unwrap_or(0),
-            output: usage.completion_tokens.unwrap_or(0),
-            cache_read: usage.prompt_tokens_details.and_then(|d| d.cached_tokens),
-            cache_write: None,
-        })
-        .unwrap_or_default();
+    let usage = usage.map(token_usage).unwrap_or_default();
 
     Ok(ModelAnswer {
         content,
@@ -225,9 +217,31 @@ fn normalise(completion: ChatCompletion) -> Result<ModelAnswer, UpstreamError> {
     })
 }
 
+/// A `finish_reason` as the chat port's stop reason (the same for a whole answer and for the
+/// last chunk of a streamed one). An empty one reads as `stop`.
+pub(super) fn stop_reason(finish_reason: &str) -> StopReason {
+    match finish_reason.trim() {
+        "" | "stop" => StopReason::Complete,
+        "length" => StopReason::MaxTokens,
+        "content_filter" => StopReason::Refused(RefusalKind::ContentFilter),
+        // Includes `tool_calls`: no tools are offered, so a tool call is not the answer.
+        other => StopReason::Other(other.chars().take(MAX_UPSTREAM_NAME_CHARS).collect()),
+    }
+}
+
+/// The wire usage as the chat port's; missing counts read as 0.
+pub(super) fn token_usage(usage: WireUsage) -> TokenUsage {
+    TokenUsage {
+        input: usage.prompt_tokens.unwrap_or(0),
+        output: usage.completion_tokens.unwrap_or(0),
+        cache_read: usage.prompt_tokens_details.and_then(|d| d.cached_tokens),
+        cache_write: None,
+    }
+}
+
 /// The answer's `model` is echoed to clients in `meta.model`: only a short, printable id is
 /// taken; anything else falls back to the configured id.
-fn is_plausible_model_id(model: &str) -> bool {
+pub(super) fn is_plausible_model_id(model: &str) -> bool {
     !model.trim().is_empty()
         && model.chars().count() <= MAX_UPSTREAM_NAME_CHARS
         && !model.chars().any(char::is_control)
@@ -235,20 +249,28 @@ fn is_plausible_model_id(model: &str) -> bool {
 
 /// `application/json`, `application/<anything>+json`, with or without parameters.
 fn is_json_media_type(content_type: &[u8]) -> bool {
-    let Ok(content_type) = std::str::from_utf8(content_type) else {
+    let Some(essence) = media_type_essence(content_type) else {
         return false;
     };
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
     match essence.split_once('/') {
         Some(("application", "json")) => true,
         Some((kind, subtype)) => !kind.is_empty() && subtype.ends_with("+json"),
         None => false,
     }
+}
+
+/// A `content-type` without its parameters, lower-cased (`text/event-stream; charset=utf-8` →
+/// `text/event-stream`); `None` when it is not UTF-8.
+pub(super) fn media_type_essence(content_type: &[u8]) -> Option<String> {
+    let content_type = std::str::from_utf8(content_type).ok()?;
+    Some(
+        content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+    )
 }
 
 /// How long the server asks us to wait, capped at [`MAX_RETRY_AFTER`]; `None` when it does not
@@ -294,7 +316,7 @@ fn capped_seconds(seconds: f64) -> Duration {
 }
 
 /// The start of a body for a log line (see [`shorten`]); `(empty body)` when there is nothing.
-fn excerpt(body: &[u8]) -> String {
+pub(super) fn excerpt(body: &[u8]) -> String {
     let out = shorten(body, EXCERPT_CHARS);
     if out.is_empty() {
         "(empty body)".to_owned()
@@ -305,7 +327,7 @@ fn excerpt(body: &[u8]) -> String {
 
 /// At most `max_chars` characters of `bytes` as lossy UTF-8, control characters (newlines) as
 /// spaces so a log line stays one line, `…` when something was cut.
-fn shorten(bytes: &[u8], max_chars: usize) -> String {
+pub(super) fn shorten(bytes: &[u8], max_chars: usize) -> String {
     // Never decode more than the result can use (a UTF-8 character is at most 4 bytes).
     let head = &bytes[..bytes.len().min(max_chars * 4)];
     let text = String::from_utf8_lossy(head);

@@ -1,27 +1,38 @@
 //! [`OpenAiChat`]: the HTTP client (built once per cold start) and one `chat/completions` call:
 //! the wire request built from a [`StructuredCall`], sent and read back within the call's
-//! deadline, the body read up to [`MAX_ANSWER_BYTES`], then handed to [`parse_answer`].
+//! deadline, the body read up to [`MAX_ANSWER_BYTES`], then handed to [`parse_answer`]. A
+//! streamed call ([`TextCall`]) is sent the same way; once its response head is in, within the
+//! deadline, its body becomes a [`TextStream`] (see [`super::stream`]).
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::Body;
+use hyper::body::{Body, Incoming};
 use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
-use hyper::{Method, Request, Uri};
+use hyper::{Method, Request, Response, Uri};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::answer::{AnswerHeaders, MAX_ANSWER_BYTES, parse_answer};
-use super::wire::{ChatRequest, JsonSchemaFormat, RequestMessage, RequestResponseFormat, Role};
+use super::answer::{
+    AnswerHeaders, EXCERPT_CHARS, MAX_ANSWER_BYTES, classify_status, media_type_essence,
+    parse_answer, shorten,
+};
+use super::stream::text_stream;
+use super::wire::{
+    ChatRequest, JsonSchemaFormat, RequestMessage, RequestResponseFormat, Role, StreamOptions,
+    TextChatRequest,
+};
 use super::{ApiKey, OpenAiConfigError, OpenAiSettings, ResponseFormat};
-use crate::provider::generative::{ChatModel, ModelAnswer, StructuredCall, UpstreamError};
+use crate::provider::generative::{
+    ChatModel, ModelAnswer, StructuredCall, TextCall, TextStream, UpstreamError,
+};
 
 /// TCP connect budget. A server that has not accepted a connection by then is down or
 /// unreachable; reporting it as unavailable beats spending the rest of the request's deadline.
@@ -92,9 +103,32 @@ impl OpenAiChat {
         &self.endpoint
     }
 
-    /// Sends the request and reads the answer; everything here is inside the caller's timeout.
-    async fn exchange(&self, request: Request<Full<Bytes>>) -> Result<ModelAnswer, UpstreamError> {
-        let response = self.client.request(request).await.map_err(|error| {
+    /// `POST {endpoint}` with a JSON `body`, the key, and what the answer should be (`accept`).
+    fn post(
+        &self,
+        body: Vec<u8>,
+        accept: &'static str,
+    ) -> Result<Request<Full<Bytes>>, UpstreamError> {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(self.endpoint.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, accept);
+        if let Some(authorization) = &self.authorization {
+            request = request.header(AUTHORIZATION, authorization.clone());
+        }
+        request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| UpstreamError::Misconfigured(format!("request not buildable: {e}")))
+    }
+
+    /// Sends the request and waits for the response head; a failure to connect or to get an
+    /// answer is [`UpstreamError::Unavailable`].
+    async fn send(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        self.client.request(request).await.map_err(|error| {
             let what = if error.is_connect() {
                 "could not connect to"
             } else {
@@ -104,7 +138,12 @@ impl OpenAiChat {
                 retry_after: None,
                 detail: format!("{what} {}: {}", self.endpoint, error_chain(&error)),
             }
-        })?;
+        })
+    }
+
+    /// Sends the request and reads the answer; everything here is inside the caller's timeout.
+    async fn exchange(&self, request: Request<Full<Bytes>>) -> Result<ModelAnswer, UpstreamError> {
+        let response = self.send(request).await?;
         let (parts, body) = response.into_parts();
         let status = parts.status.as_u16();
         let headers = AnswerHeaders::from_map(&parts.headers);
@@ -125,6 +164,49 @@ impl OpenAiChat {
             }),
         }
     }
+
+    /// Sends a streamed call and checks its response head; inside the caller's timeout. An error
+    /// status is classified as for a buffered call (its small body read for the detail); a
+    /// success must be an event stream, whose body then becomes the stream.
+    async fn open_stream(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<TextStream, UpstreamError> {
+        let response = self.send(request).await?;
+        let (parts, body) = response.into_parts();
+        let headers = AnswerHeaders::from_map(&parts.headers);
+        if !parts.status.is_success() {
+            let body = match read_body(body).await {
+                Ok(bytes) => bytes.to_vec(),
+                Err(error) => format!("(body not read: {error})").into_bytes(),
+            };
+            return Err(classify_status(
+                parts.status.as_u16(),
+                headers,
+                &body,
+                SystemTime::now(),
+            ));
+        }
+        let content_type = headers.content_type.unwrap_or_default();
+        let essence = media_type_essence(content_type);
+        if essence.as_deref() != Some("text/event-stream") {
+            // Dropping the body closes the connection: nothing of it is wanted.
+            let shown = if content_type.is_empty() {
+                "missing".to_owned()
+            } else {
+                shorten(content_type, EXCERPT_CHARS)
+            };
+            let hint = if essence.is_some_and(|t| t.ends_with("json")) {
+                " (the server may not stream)"
+            } else {
+                ""
+            };
+            return Err(UpstreamError::BadAnswer(format!(
+                "streamed answer content-type is {shown}, not text/event-stream{hint}"
+            )));
+        }
+        Ok(text_stream(body))
+    }
 }
 
 #[async_trait]
@@ -143,17 +225,7 @@ impl ChatModel for OpenAiChat {
         }
         let body = serde_json::to_vec(&chat_request(&self.model, self.response_format, call))
             .map_err(|e| UpstreamError::Misconfigured(format!("request not serialisable: {e}")))?;
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(self.endpoint.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json");
-        if let Some(authorization) = &self.authorization {
-            request = request.header(AUTHORIZATION, authorization.clone());
-        }
-        let request = request
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| UpstreamError::Misconfigured(format!("request not buildable: {e}")))?;
+        let request = self.post(body, "application/json")?;
 
         let started = tokio::time::Instant::now();
         // One bound over connect, send and the whole body: the deadline is the request's, not a
@@ -174,6 +246,62 @@ impl ChatModel for OpenAiChat {
         );
         result
     }
+
+    async fn stream_text(&self, call: &TextCall<'_>) -> Result<TextStream, UpstreamError> {
+        if call.deadline.remaining().is_zero() {
+            return Err(UpstreamError::Timeout);
+        }
+        let body = serde_json::to_vec(&text_request(&self.model, call))
+            .map_err(|e| UpstreamError::Misconfigured(format!("request not serialisable: {e}")))?;
+        let request = self.post(body, "text/event-stream")?;
+
+        let started = tokio::time::Instant::now();
+        // Bounds connect, send and the response head (and an error status's body); the stream
+        // that follows is bounded by its caller, which alone knows how long it may run.
+        let result = tokio::time::timeout_at(call.deadline.instant(), self.open_stream(request))
+            .await
+            .unwrap_or(Err(UpstreamError::Timeout));
+        tracing::debug!(
+            intent = call.intent,
+            model = %self.model,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            outcome = match &result {
+                Ok(_) => "streaming".to_owned(),
+                Err(error) => error.to_string(),
+            },
+            "openai chat/completions stream opened"
+        );
+        result
+    }
+}
+
+/// The conversation every call starts with: the system prompt, then the user turn.
+fn opening_messages<'a>(system: Cow<'a, str>, user: &'a str) -> Vec<RequestMessage<'a>> {
+    vec![
+        RequestMessage {
+            role: Role::System,
+            content: system,
+        },
+        RequestMessage {
+            role: Role::User,
+            content: Cow::Borrowed(user),
+        },
+    ]
+}
+
+/// The one place a [`TextCall`] becomes the wire request: plain text, streamed, with the usage
+/// of the whole call in a last chunk.
+fn text_request<'a>(model: &'a str, call: &'a TextCall<'_>) -> TextChatRequest<'a> {
+    TextChatRequest {
+        model,
+        messages: opening_messages(Cow::Borrowed(call.system), call.user),
+        temperature: 0.0,
+        max_tokens: call.max_tokens,
+        stream: true,
+        stream_options: StreamOptions {
+            include_usage: true,
+        },
+    }
 }
 
 /// The one place a [`StructuredCall`] becomes the wire request.
@@ -191,16 +319,7 @@ fn chat_request<'a>(
             call.system, call.schema.schema
         )),
     };
-    let mut messages = vec![
-        RequestMessage {
-            role: Role::System,
-            content: system,
-        },
-        RequestMessage {
-            role: Role::User,
-            content: Cow::Borrowed(call.user),
-        },
-    ];
+    let mut messages = opening_messages(system, call.user);
     if let Some(repair) = call.repair {
         messages.push(RequestMessage {
             role: Role::Assistant,
@@ -348,7 +467,7 @@ where
 
 /// An error and its sources on one line: hyper's own message ("client error (Connect)") says
 /// little; the cause ("Connection refused") is in the chain.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut out = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -5,7 +5,9 @@
 //! `ring`): one structured-output call per [`crate::provider::generative::StructuredCall`], bounded
 //! by the request's deadline, its answer normalised into a
 //! [`crate::provider::generative::ModelAnswer`] or a classified
-//! [`crate::provider::generative::UpstreamError`]. The content itself is never interpreted here.
+//! [`crate::provider::generative::UpstreamError`]; and one streamed free-text call per
+//! [`crate::provider::generative::TextCall`], as server-sent events read into a
+//! [`crate::provider::generative::TextStream`]. The content itself is never interpreted here.
 //!
 //! # Layout
 //! - this file: the settings (base URL, model, key, which `response_format` the server speaks),
@@ -14,11 +16,20 @@
 //! - `wire`: the serde types of the request and the answer, exactly what crosses the wire.
 //! - `answer`: [`parse_answer`], status + headers + body → answer or classified error; pure, so
 //!   it is unit-tested and fuzzed without a server.
+//! - `sse`: an incremental server-sent-events decoder (bytes in, in chunks cut anywhere; events
+//!   out); pure.
+//! - `stream`: a streamed text answer: each event read as a `chat.completion.chunk`, the chunks
+//!   tallied into text deltas and one end (stop reason, usage, model), pulled from the response
+//!   body only as the consumer asks, so dropping the stream closes the connection.
 
 mod answer;
 mod client;
+mod sse;
+mod stream;
 mod wire;
 
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;
 
@@ -28,6 +39,7 @@ pub use answer::{
     AnswerHeaders, MAX_ANSWER_BYTES, MAX_DETAIL_CHARS, MAX_RETRY_AFTER, parse_answer,
 };
 pub use client::OpenAiChat;
+pub use stream::{MAX_EVENT_BYTES, MAX_STREAM_BYTES};
 
 /// How to reach one OpenAI-compatible server. Loaded once per cold start.
 #[derive(Debug, Clone)]

@@ -28,6 +28,25 @@ pub(super) struct ChatRequest<'a> {
     pub response_format: RequestResponseFormat<'a>,
 }
 
+/// A streamed free-text call: plain text (no `response_format`), sent as server-sent events.
+#[derive(Debug, Serialize)]
+pub(super) struct TextChatRequest<'a> {
+    pub model: &'a str,
+    pub messages: Vec<RequestMessage<'a>>,
+    /// Always 0, as for structured calls: the same input gives the same summary.
+    pub temperature: f32,
+    pub max_tokens: u32,
+    /// Always `true`.
+    pub stream: bool,
+    pub stream_options: StreamOptions,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct StreamOptions {
+    /// Always `true`: the last chunk before `[DONE]` then carries the usage of the whole call.
+    pub include_usage: bool,
+}
+
 #[derive(Debug, Serialize)]
 pub(super) struct RequestMessage<'a> {
     pub role: Role,
@@ -144,6 +163,41 @@ impl<'de> Deserialize<'de> for Content {
 
         deserializer.deserialize_any(ContentVisitor)
     }
+}
+
+/// One `data:` payload of a streamed answer (`chat.completion.chunk`). Text chunks carry
+/// `choices[0].delta`; the last carries `finish_reason`; with `include_usage` a final one has
+/// `usage` and empty `choices`.
+#[derive(Debug, Deserialize)]
+pub(super) struct ChatCompletionChunk {
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub choices: Vec<ChunkChoice>,
+    #[serde(default)]
+    pub usage: Option<WireUsage>,
+    /// A failure reported inside the stream (the status was already 200); kept unparsed.
+    #[serde(default)]
+    pub error: Option<Value>,
+    /// `"error"` where a server (older vLLM) writes the error object itself as the chunk.
+    #[serde(default)]
+    pub object: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ChunkChoice {
+    #[serde(default)]
+    pub delta: Option<ChunkDelta>,
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ChunkDelta {
+    #[serde(default)]
+    pub content: Option<Content>,
+    #[serde(default)]
+    pub refusal: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
