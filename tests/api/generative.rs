@@ -55,14 +55,20 @@ async fn a_generative_answer_is_logged_with_provider_tokens_attempts_and_cost() 
     assert_eq!(text(&item, "output_tokens"), "2");
     assert_eq!(text(&item, "attempts"), "1");
     assert_eq!(text(&item, "stop_reason"), "complete");
-    assert!(text(&item, "cost_usd").parse::<f64>().is_ok_and(|c| c > 0.0));
+    assert!(
+        text(&item, "cost_usd")
+            .parse::<f64>()
+            .is_ok_and(|c| c > 0.0)
+    );
     assert!(!text(&item, "prices_version").is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn summary_events_arrive_one_by_one_through_the_local_api() {
     let db = DynamoLocal::start().await.expect("DynamoDB Local");
-    let tokens = ["Fares ", "may ", "rise ", "next ", "year ", "to ", "cover ", "costs."];
+    let tokens = [
+        "Fares ", "may ", "rise ", "next ", "year ", "to ", "cover ", "costs.",
+    ];
     let upstream =
         TokenUpstream::start(&tokens, Duration::from_millis(150), Ending::Complete).await;
     let api = api_on(&db, &upstream).await;
@@ -78,7 +84,10 @@ async fn summary_events_arrive_one_by_one_through_the_local_api() {
     let response = client.request(request).await.expect("a response");
     assert_eq!(response.status(), 200);
     assert_eq!(
-        response.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("text/event-stream")
     );
     let mut body = response.into_body();

@@ -386,7 +386,7 @@ async fn feedback_survives_30_percent_faults_without_loss_or_duplicates() {
 
 /// Runs a function binary outside any runtime and returns what it printed before exiting.
 fn cold_start_output(function: &str, env: &[(&str, &str)]) -> String {
-    let binary = workspace_root().join("target/debug").join(function);
+    let binary = api_tests::target_dir().join("debug").join(function);
     assert!(
         binary.is_file(),
         "{} is missing; cargo build --workspace --bins",

@@ -13,7 +13,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::{free_port, workspace_root};
+use crate::{free_port, target_dir};
 
 pub struct LocalApi {
     pub url: String,
@@ -38,7 +38,7 @@ impl Reply {
 /// Function and gateway logs of one local API go to `target/test-logs/local-api-<port>.log`, so
 /// test output stays readable and a failure can still be investigated.
 fn log_file(port: u16) -> anyhow::Result<Stdio> {
-    let dir = workspace_root().join("target/test-logs");
+    let dir = target_dir().join("test-logs");
     std::fs::create_dir_all(&dir)?;
     let file = std::fs::File::create(dir.join(format!("local-api-{port}.log")))?;
     Ok(Stdio::from(file))
@@ -48,7 +48,7 @@ impl LocalApi {
     /// Starts `target/debug/local-api` with `dynamodb_url` as the DynamoDB endpoint and the
     /// template's table names. `extra_env` overrides or adds variables.
     pub async fn start(dynamodb_url: &str, extra_env: &[(&str, &str)]) -> anyhow::Result<LocalApi> {
-        let bin_dir = workspace_root().join("target/debug");
+        let bin_dir = target_dir().join("debug");
         let binary = bin_dir.join("local-api");
         if !binary.is_file() {
             bail!(
