@@ -208,3 +208,163 @@ mod tests {
         assert_eq!(budget(40, 20, 1_000_000, 1000), 1000);
     }
 }
+
+#[cfg(test)]
+mod arbitrary_answers {
+    //! Model answers are untrusted input: thousands of generated answers, shaped like the
+    //! schemas but with wrong types, out-of-range and repeated indices, extreme numbers and
+    //! missing or extra members, go through every decoder. None may panic, and whatever a
+    //! decoder accepts names only what the task has. (`fuzz/` has the open-ended libFuzzer
+    //! version of this, `model_answer`.)
+
+    use serde_json::{Map, Value, json};
+
+    use crate::contract::extract::{FieldSpec, FieldType};
+    use crate::provider::{ClassifyTask, ExtractTask, RecommendTask, ScoreTask, SummarizeTask};
+
+    /// A small deterministic generator (xorshift64*), so a failure is reproducible by its seed.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn number(&mut self) -> Value {
+            match self.below(8) {
+                0 => json!(-1),
+                1 => json!(i64::MAX),
+                2 => json!(u64::MAX),
+                3 => json!(1e308),
+                4 => json!(-0.5),
+                5 => json!(self.below(5)),
+                6 => json!(self.below(1000) as f64 / 999.0),
+                _ => json!(self.below(3) as f64 + 0.25),
+            }
+        }
+        fn value(&mut self, depth: u32) -> Value {
+            match self.below(if depth > 2 { 5 } else { 8 }) {
+                0 => Value::Null,
+                1 => json!(self.below(2) == 0),
+                2 | 3 => self.number(),
+                4 => json!(["text", "", "9", "NaN", "\u{0}"][self.below(5) as usize]),
+                5 => Value::Array((0..self.below(4)).map(|_| self.value(depth + 1)).collect()),
+                _ => self.object(depth + 1),
+            }
+        }
+        fn object(&mut self, depth: u32) -> Value {
+            const KEYS: &[&str] = &[
+                "index",
+                "score",
+                "salience",
+                "reason",
+                "found",
+                "text",
+                "number",
+                "boolean",
+                "currency",
+                "quote",
+                "confidence",
+                "summary",
+                "source_sentences",
+                "labels",
+                "sentences",
+                "items",
+                "scores",
+                "fields",
+                "extra",
+            ];
+            let mut m = Map::new();
+            for _ in 0..self.below(6) {
+                let key = KEYS[self.below(KEYS.len() as u64) as usize];
+                let value = if depth < 3 && self.below(3) == 0 {
+                    Value::Array((0..self.below(5)).map(|_| self.object(depth + 1)).collect())
+                } else {
+                    self.value(depth + 1)
+                };
+                m.insert(key.to_owned(), value);
+            }
+            Value::Object(m)
+        }
+    }
+
+    #[test]
+    fn no_generated_answer_panics_a_decoder_or_names_what_the_task_lacks() {
+        let sentences: &[&str] = &["One.", "Two.", "Three."];
+        let labels: &[(&str, Option<&str>)] = &[("a", None), ("b", None)];
+        let documents: &[(&str, &str)] = &[("d1", "x"), ("d2", "y")];
+        let fields = [FieldSpec {
+            name: "f".to_owned(),
+            kind: FieldType::Date,
+            description: None,
+            values: None,
+        }];
+        let items = vec![("i1", "x".to_owned()), ("i2", "y".to_owned())];
+        let mut accepted = 0;
+        for seed in 1..=4000u64 {
+            let mut g = Gen(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            let answer = g.object(0);
+            let summarize = SummarizeTask {
+                sentences,
+                max_sentences: 2,
+                focus: None,
+            };
+            if let Ok(picks) = super::summarize::decode_extractive(&answer, &summarize) {
+                accepted += 1;
+                assert!(picks.iter().all(|(i, s)| *i < 3 && s.is_finite()), "{seed}");
+            }
+            if let Ok(d) = super::summarize::decode_abstractive(&answer, &summarize) {
+                accepted += 1;
+                assert!(d.sources.iter().all(|i| *i < 3), "{seed}");
+            }
+            let classify = ClassifyTask {
+                text: "t",
+                labels,
+                multi_label: false,
+            };
+            if let Ok(d) = super::classify::decode(&answer, &classify) {
+                accepted += 1;
+                assert!(
+                    d.scores
+                        .iter()
+                        .all(|(n, s)| (n == "a" || n == "b") && s.is_finite())
+                );
+            }
+            let extract = ExtractTask {
+                text: "t",
+                fields: &fields,
+            };
+            if let Ok(d) = super::extract::decode(&answer, &extract) {
+                accepted += 1;
+                assert!(d.iter().all(|f| f.name == "f"), "{seed}");
+            }
+            let recommend = RecommendTask {
+                profile_text: None,
+                liked: &[0],
+                items: &items,
+                eligible: &[1],
+                limit: 1,
+                diversity: 0.0,
+            };
+            if let Ok(d) = super::recommend::decode(&answer, &recommend) {
+                accepted += 1;
+                assert!(d.iter().all(|r| r.id == "i2"), "{seed}");
+            }
+            let score = ScoreTask {
+                query: "q",
+                documents,
+            };
+            if let Ok(d) = super::score::decode(&answer, &score) {
+                accepted += 1;
+                assert_eq!(d.len(), 2, "{seed}");
+            }
+        }
+        // The generator must reach the accepting paths too, or the invariants above check nothing.
+        assert!(accepted > 0, "no generated answer was accepted");
+    }
+}
