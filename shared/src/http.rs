@@ -175,6 +175,29 @@ impl App {
         Ok(self)
     }
 
+    /// The whole cold start of an intent function: configuration, clients and the intent engine
+    /// (see [`App::with_intent_provider`]). A failure is logged with its whole cause chain, then
+    /// stops the cold start, so Lambda reports an init error instead of serving requests.
+    pub async fn for_intent_function<E, F>(
+        function: Function,
+        load: F,
+    ) -> Result<App, lambda_http::Error>
+    where
+        E: Embedder + 'static,
+        F: FnOnce(&Path) -> Result<E, EmbedError>,
+    {
+        let built = async {
+            App::from_env(function)
+                .await?
+                .with_intent_provider(load)
+                .await
+        };
+        built.await.map_err(|e: anyhow::Error| {
+            tracing::error!(error = format!("{e:#}"), "cold start failed");
+            e.into()
+        })
+    }
+
     /// An app with the classic engine and in-memory storage, for tests and fuzzing: no
     /// environment, no network.
     pub fn in_memory(function: Function) -> App {

@@ -11,16 +11,6 @@ use shared::routes::Function;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::observability::init();
-    let app = async {
-        App::from_env(Function::SummarizeStream)
-            .await?
-            .with_intent_provider(MiniLm::load)
-            .await
-    }
-    .await
-    .map_err(|e: anyhow::Error| {
-        tracing::error!(error = format!("{e:#}"), "cold start failed");
-        e
-    })?;
+    let app = App::for_intent_function(Function::SummarizeStream, MiniLm::load).await?;
     shared::streaming::handler::run(app).await
 }

@@ -10,16 +10,6 @@ use shared::routes::Function;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::observability::init();
-    let app = async {
-        App::from_env(Function::Summarize)
-            .await?
-            .with_intent_provider(MiniLm::load)
-            .await
-    }
-    .await
-    .map_err(|e: anyhow::Error| {
-        tracing::error!(error = format!("{e:#}"), "cold start failed");
-        e
-    })?;
+    let app = App::for_intent_function(Function::Summarize, MiniLm::load).await?;
     run(app).await
 }
