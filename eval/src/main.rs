@@ -12,7 +12,7 @@
 //! - [`data`]: loaders; [`metrics`] (+ [`porter`]): nDCG, ROUGE, P/R/F1; [`cache`]: on-disk
 //!   embedding cache so reruns skip the model; [`tasks`]: one runner per intent and the latency
 //!   probe; [`entities`]: people, organisations and places on the annotated sets; [`targets`]:
-//!   the issue-11 before / now / target table.
+//!   the issue-11 before / now / target table; [`tune`]: the tuning sweeps.
 
 mod cache;
 mod data;
@@ -21,6 +21,7 @@ mod metrics;
 mod porter;
 mod targets;
 mod tasks;
+mod tune;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -131,7 +132,7 @@ fn main() -> anyhow::Result<()> {
         .context("tokio runtime")?;
     let result = runtime.block_on(async {
         if args.tune {
-            tasks::tune(&args, cache.clone()).await
+            tune::tune(&args, cache.clone()).await
         } else {
             tasks::report(&args, cache.clone(), model.clone(), started).await
         }
