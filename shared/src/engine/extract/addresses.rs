@@ -110,9 +110,7 @@ fn blocks(text: &str) -> Vec<Candidate> {
             let prev_open = text[lines[last].0..lines[last].1].ends_with(',');
             let reads_on = POSTCODE.is_match(next)
                 || STREET_LINE.is_match(next)
-                || next
-                    .split([',', '.'])
-                    .any(|part| is_place(part.trim()));
+                || next.split([',', '.']).any(|part| is_place(part.trim()));
             if !(reads_on || prev_open) {
                 break;
             }
