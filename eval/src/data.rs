@@ -217,6 +217,75 @@ pub fn sroie(dir: &Path) -> anyhow::Result<Vec<Receipt>> {
         .collect()
 }
 
+#[derive(Deserialize)]
+struct LabelledRow {
+    text: String,
+    label: String,
+}
+
+/// A `text,label` jsonl sample (TweetEval sentiment, SMS spam), with the file's label names
+/// renamed to the names a caller would send (`ham` → `not_spam`); the label list keeps the order
+/// given.
+pub fn labelled_jsonl(
+    dir: &Path,
+    file: &str,
+    names: &[(&str, &str)],
+) -> anyhow::Result<(Vec<String>, Vec<Labelled>)> {
+    let rows = read(&dir.join(file))?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let r: LabelledRow = serde_json::from_str(l).with_context(|| file.to_owned())?;
+            let Some((_, name)) = names.iter().find(|(raw, _)| *raw == r.label) else {
+                bail!("{file}: unknown label {}", r.label);
+            };
+            Ok(Labelled {
+                text: r.text,
+                label: (*name).to_owned(),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((names.iter().map(|(_, n)| (*n).to_owned()).collect(), rows))
+}
+
+/// A text with gold strings per field (several allowed, empty = the field is absent).
+pub struct Annotated {
+    pub text: String,
+    pub fields: HashMap<String, Vec<String>>,
+}
+
+/// CoNLL-2003 sentences (`PER`, `ORG`, `LOC`) or CMU seminar e-mails (`speaker`, `location`):
+/// `file`'s gold columns renamed to the request's field names by `columns`.
+pub fn annotated_jsonl(
+    dir: &Path,
+    file: &str,
+    columns: &[(&str, &str)],
+) -> anyhow::Result<Vec<Annotated>> {
+    read(&dir.join(file))?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let mut row: HashMap<String, serde_json::Value> =
+                serde_json::from_str(l).with_context(|| file.to_owned())?;
+            let text = match row.remove("text") {
+                Some(serde_json::Value::String(t)) => t,
+                _ => bail!("{file}: a row without text"),
+            };
+            let mut fields = HashMap::new();
+            for (column, field) in columns {
+                let gold: Vec<String> = match row.remove(*column) {
+                    Some(v) => {
+                        serde_json::from_value(v).with_context(|| format!("{file}: {column}"))?
+                    }
+                    None => Vec::new(),
+                };
+                fields.insert((*field).to_owned(), gold);
+            }
+            Ok(Annotated { text, fields })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::csv;

@@ -1,6 +1,6 @@
 //! Quality report of the intent engines on the public data in `shared/eval/`.
 //!
-//! `cargo run --profile tool -p eval -- [--data ../shared/eval] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune] [--out FILE]`
+//! `cargo run --profile tool -p eval -- [--data ../shared/eval] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune | --tune-classify] [--quick] [--out FILE]`
 //!
 //! Every intent runs through `shared::intents::*` on real request types (what users get), with
 //! the classic engine (`EmbeddedProvider::new()`), embeddings alone and the hybrid engine; the
@@ -11,13 +11,17 @@
 //! # Layout
 //! - [`data`]: loaders; [`metrics`] (+ [`porter`]): nDCG, ROUGE, P/R/F1; [`cache`]: on-disk
 //!   embedding cache so reruns skip the model; [`tasks`]: one runner per intent and the latency
-//!   probe.
+//!   probe; [`entities`]: people, organisations and places on the annotated sets; [`targets`]:
+//!   the issue-11 before / now / target table; [`tune`]: the tuning sweeps.
 
 mod cache;
 mod data;
+mod entities;
 mod metrics;
 mod porter;
+mod targets;
 mod tasks;
+mod tune;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,6 +36,10 @@ pub struct Args {
     pub data: PathBuf,
     pub limit: Option<usize>,
     pub tune: bool,
+    /// `--tune-classify`: only the classify calibration sweep (own examples; no SciFact).
+    pub tune_classify: bool,
+    /// `--quick`: classify and extract only, printed, `EVALUATION.md` left alone (for iterating).
+    pub quick: bool,
     pub out: PathBuf,
     /// BM25 candidates reranked per SciFact query (`/v1/score` takes at most 100).
     pub depth: usize,
@@ -47,6 +55,8 @@ fn parse_args() -> anyhow::Result<Args> {
         data: PathBuf::from("../shared/eval"),
         limit: None,
         tune: false,
+        tune_classify: false,
+        quick: false,
         out: root.join("EVALUATION.md"),
         depth: 100,
         queries: None,
@@ -65,6 +75,11 @@ fn parse_args() -> anyhow::Result<Args> {
                 )
             }
             "--tune" => args.tune = true,
+            "--quick" => args.quick = true,
+            "--tune-classify" => {
+                args.tune = true;
+                args.tune_classify = true;
+            }
             "--full-corpus" => args.full_corpus = true,
             "--queries" => {
                 args.queries = Some(
@@ -84,7 +99,7 @@ fn parse_args() -> anyhow::Result<Args> {
             }
             "--out" => args.out = PathBuf::from(it.next().context("--out needs a path")?),
             other => anyhow::bail!(
-                "unknown argument {other}; usage: eval [--data DIR] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune] [--out FILE]"
+                "unknown argument {other}; usage: eval [--data DIR] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune | --tune-classify] [--quick] [--out FILE]"
             ),
         }
     }
@@ -117,7 +132,7 @@ fn main() -> anyhow::Result<()> {
         .context("tokio runtime")?;
     let result = runtime.block_on(async {
         if args.tune {
-            tasks::tune(&args, cache.clone()).await
+            tune::tune(&args, cache.clone()).await
         } else {
             tasks::report(&args, cache.clone(), model.clone(), started).await
         }

@@ -14,9 +14,12 @@
 //! - [`rank`]: graph and selection algorithms over any similarity (lexical or embedding):
 //!   TextRank, maximal marginal relevance, centroid scores, score normalisation helpers.
 //! - [`extract`]: typed extractors (emails, URLs, phones, dates, money, numbers, booleans),
-//!   `key: value` line detection, and field resolution for schema-driven extraction.
+//!   `key: value` line detection, and field resolution for schema-driven extraction; one module
+//!   per kind of value.
+//! - [`sentiment`]: lexical polarity of a short text (VADER's lexicon and rules).
 
 pub mod bm25;
 pub mod extract;
 pub mod rank;
+pub mod sentiment;
 pub mod text;

@@ -2,11 +2,14 @@
 //! label's name and description, weighted by how specific each word is among the labels; without
 //! an embedding model this is the honest best a lexical engine can do, and it abstains when the
 //! message shares no vocabulary with any label rather than guessing. Hybrid path: label
-//! embeddings with calibrated scores and the lexical evidence as a small bonus.
+//! embeddings with calibrated scores and the lexical evidence as a small bonus; labels the
+//! engine knows (a bare `positive`, `spam`, `sports`) are read with their glossary description
+//! and, for sentiment and spam, with lexical evidence the model lacks ([`super::label_concepts`]).
 
 use std::collections::HashSet;
 
 use super::Tuning;
+use super::label_concepts::{concept_offsets, glossary};
 use super::vectors::Vectors;
 use crate::contract::Usage;
 use crate::embed::Embedder;
@@ -78,16 +81,17 @@ pub(super) fn lexical_evidence(analyzer: &Analyzer, task: &ClassifyTask<'_>) -> 
 }
 
 /// Zero-shot classification by label embeddings: the message and every label (humanised name
-/// plus description) are embedded in one batch; each label's logit is its cosine to the message
-/// plus a small lexical bonus.
+/// plus the caller's description, else the glossary's) are embedded in one batch; each label's
+/// logit is its cosine to the message plus a small lexical bonus plus the concept evidence
+/// (sentiment, spam cues) for labels that name one.
 ///
 /// Calibration. Single-label: a softmax at temperature `T` over the labels *and* an implicit
 /// "none of these" option whose logit is the cosine `null_similarity`; the scores are the labels'
 /// shares, so they sum to at most 1 and a message far from every label leaves most of the mass
-/// on "none" and abstains. Multi-label: each label independently,
-/// `sigmoid(slope * (logit - null_similarity))`. The default threshold is 0.5 in both modes: a
-/// label is chosen when it is more likely than everything else together (single) or than not
-/// (multi).
+/// on "none". The default threshold is `classify_commit / n` for `n` labels (capped at 0.5):
+/// the top label is chosen unless it is barely above an even split, i.e. unless the engine is
+/// genuinely unsure. Multi-label: each label independently,
+/// `sigmoid(slope * (logit - null_similarity))`, with threshold 0.5 (more likely than not).
 pub(super) fn classify_hybrid(
     analyzer: &Analyzer,
     embedder: &dyn Embedder,
@@ -97,15 +101,21 @@ pub(super) fn classify_hybrid(
     let label_texts: Vec<String> = task
         .labels
         .iter()
-        .map(|(name, description)| label_text(name, *description))
+        .map(|(name, description)| label_text(name, description.or_else(|| glossary(name))))
         .collect();
     let mut batch: Vec<&str> = Vec::with_capacity(label_texts.len() + 1);
     batch.push(task.text);
     batch.extend(label_texts.iter().map(String::as_str));
     let vectors = Vectors::embed(embedder, &batch)?;
     let lexical = lexical_evidence(analyzer, task);
+    let concepts = concept_offsets(
+        task.text,
+        task.labels,
+        tuning.classify_sentiment_weight,
+        tuning.classify_spam_weight,
+    );
     let logits: Vec<f32> = (0..task.labels.len())
-        .map(|i| vectors.sim(0, i + 1) + tuning.classify_lexical_weight * lexical[i])
+        .map(|i| vectors.sim(0, i + 1) + tuning.classify_lexical_weight * lexical[i] + concepts[i])
         .collect();
     Ok((calibrate(task, &logits, tuning), vectors.usage))
 }
@@ -113,24 +123,24 @@ pub(super) fn classify_hybrid(
 /// Turns label logits (cosine scale) into calibrated scores; see [`classify_hybrid`].
 pub(super) fn calibrate(task: &ClassifyTask<'_>, logits: &[f32], tuning: &Tuning) -> ClassifyDraft {
     let null = tuning.classify_null_similarity;
-    let scores: Vec<f32> = if task.multi_label {
+    if task.multi_label {
         let slope = tuning.classify_sigmoid_slope;
-        logits
+        let scores = logits
             .iter()
             .map(|&z| sigmoid(slope * (z - null)))
-            .collect()
-    } else {
-        let mut with_null = logits.to_vec();
-        with_null.push(null);
-        let mut p = softmax(&with_null, tuning.classify_temperature);
-        p.pop();
-        p
-    };
-    draft(task, scores, DEFAULT_THRESHOLD)
+            .collect();
+        return draft(task, scores, MULTI_LABEL_THRESHOLD);
+    }
+    let mut with_null = logits.to_vec();
+    with_null.push(null);
+    let mut p = softmax(&with_null, tuning.classify_temperature);
+    p.pop();
+    let n = task.labels.len().max(1) as f32;
+    draft(task, p, (tuning.classify_commit / n).min(0.5))
 }
 
-/// Threshold of the calibrated hybrid scores; see [`classify_hybrid`].
-const DEFAULT_THRESHOLD: f32 = 0.5;
+/// Multi-label threshold of the calibrated sigmoid scores: more likely than not.
+const MULTI_LABEL_THRESHOLD: f32 = 0.5;
 
 fn draft(task: &ClassifyTask<'_>, scores: Vec<f32>, default_threshold: f32) -> ClassifyDraft {
     ClassifyDraft {

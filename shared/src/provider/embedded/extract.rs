@@ -13,7 +13,7 @@ use crate::contract::Usage;
 use crate::contract::extract::{FieldSpec, FieldType, FieldValue, Money};
 use crate::embed::Embedder;
 use crate::engine::extract::{
-    FieldKind, FieldQuery, KeyValue, Value, key_values, parse_value, resolve_field,
+    FieldKind, FieldQuery, KeyValue, Value, Wanted, key_values, parse_value, resolve_field, wanted,
 };
 use crate::provider::{Evidence, ExtractDraft, ExtractTask, ExtractedDraft, ProviderError};
 
@@ -164,7 +164,12 @@ pub(super) fn extract_hybrid(
                 break;
             }
         }
-        if found.is_none() && spec.kind == FieldType::String {
+        // A field that asks for a name, place, address or id has been looked for by the
+        // engine's own extractors; the closest line would only be a guess.
+        if found.is_none()
+            && spec.kind == FieldType::String
+            && wanted(&spec.name, spec.description.as_deref()) == Wanted::Plain
+        {
             found = line_value(text, &vectors, k, line_base, &lines, &mut used_lines).map(
                 |(value, range, sim)| ExtractedDraft {
                     name: spec.name.clone(),
@@ -320,15 +325,17 @@ mod tests {
     #[test]
     fn a_keyless_text_field_is_found_on_the_closest_line() {
         let text = "TAX INVOICE\nACME TRADING COMPANY\nTotal: 12.00";
+        // A name the engine's rules cannot type (no company form, no key): only the closest
+        // line can say where it is.
         let fields = [spec(
-            "company",
+            "trading_name",
             FieldType::String,
             Some("trading company name"),
             None,
         )];
         let (d, usage) = run(text, &fields);
         assert!(usage.embedded_texts >= 2);
-        let found = d.iter().find(|f| f.name == "company").expect("found");
+        let found = d.iter().find(|f| f.name == "trading_name").expect("found");
         assert_eq!(
             found.value,
             FieldValue::Text("ACME TRADING COMPANY".to_owned())

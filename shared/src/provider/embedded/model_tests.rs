@@ -48,7 +48,7 @@ const BANK_LABELS: &[(&str, Option<&str>)] = &[
 ];
 
 #[test]
-fn classify_understands_a_paraphrase_and_abstains_on_unrelated_text() {
+fn classify_understands_a_paraphrase_and_is_less_sure_of_unrelated_text() {
     let p = EmbeddedProvider::with_embedder(model());
     let d = block(p.classify(
         ClassifyTask {
@@ -70,6 +70,11 @@ fn classify_understands_a_paraphrase_and_abstains_on_unrelated_text() {
     assert_eq!(d.usage.embedded_texts, 4);
     assert!(d.usage.input_tokens > 0);
 
+    // Unrelated text is far less certain than the paraphrase: part of its mass stays on the
+    // implicit "none of these" (the scores sum to less than 1). Calibrated on the project's own
+    // messages, the default decision commits readily (issue: abstain only when genuinely unsure),
+    // so callers who want "none" for off-topic text set a higher `threshold`.
+    let paraphrase_top = best.1;
     let d = block(p.classify(
         ClassifyTask {
             text: "The recipe needs two eggs and a cup of flour",
@@ -79,14 +84,10 @@ fn classify_understands_a_paraphrase_and_abstains_on_unrelated_text() {
         Deadline::after(Duration::from_secs(60)),
     ))
     .expect("classifies");
-    assert!(
-        d.value
-            .scores
-            .iter()
-            .all(|(_, s)| *s < d.value.default_threshold),
-        "unrelated text must abstain: {:?}",
-        d.value.scores
-    );
+    let top = d.value.scores.iter().map(|s| s.1).fold(0.0f32, f32::max);
+    let total: f32 = d.value.scores.iter().map(|s| s.1).sum();
+    assert!(top < paraphrase_top, "{:?}", d.value.scores);
+    assert!(total < 0.95, "{:?}", d.value.scores);
 }
 
 #[test]
@@ -162,4 +163,108 @@ fn a_field_the_document_does_not_contain_stays_null() {
     .expect("extracts");
     let names: Vec<&str> = d.value.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["invoice_number"], "{:?}", d.value);
+}
+
+/// The first-use examples a new user tries: each must commit to the right label.
+#[test]
+fn everyday_messages_get_the_label_a_person_would_give() {
+    let p = EmbeddedProvider::with_embedder(model());
+    type Labels<'a> = &'a [(&'a str, Option<&'a str>)];
+    let cases: &[(&str, Labels<'_>, &str)] = &[
+        (
+            "The food was cold and the waiter ignored us for 40 minutes. Never again.",
+            &[("positive", None), ("negative", None), ("neutral", None)],
+            "negative",
+        ),
+        (
+            "Congratulations! You have won a $1000 gift card. Click here to claim now.",
+            &[("spam", None), ("not_spam", None)],
+            "spam",
+        ),
+        (
+            "Apple unveils new iPhone with faster chip and better camera",
+            &[
+                ("World", None),
+                ("Sports", None),
+                ("Business", None),
+                ("Sci/Tech", None),
+            ],
+            "Sci/Tech",
+        ),
+    ];
+    for (text, labels, want) in cases {
+        let d = block(p.classify(
+            ClassifyTask {
+                text,
+                labels,
+                multi_label: false,
+            },
+            Deadline::after(Duration::from_secs(60)),
+        ))
+        .expect("classifies");
+        let best = d
+            .value
+            .scores
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("scores");
+        assert_eq!(best.0, *want, "{text}: {:?}", d.value.scores);
+        assert!(
+            best.1 >= d.value.default_threshold,
+            "{text}: must commit, {:?} (threshold {})",
+            d.value.scores,
+            d.value.default_threshold
+        );
+    }
+}
+
+/// The support e-mail of the first-use tour: every declared field is found, none invented.
+#[test]
+fn a_support_mail_yields_names_ids_addresses_and_stated_booleans() {
+    let p = EmbeddedProvider::with_embedder(model());
+    let text = "Hi, Maria Gonzalez here from Acme Corp. Our order #A-77812 arrived yesterday and \
+                the box was crushed, two of the mugs are broken, so the order is damaged. Ship the \
+                replacement to 1200 Market Street, San Francisco, CA 94102. Thanks!";
+    let field = |name: &str, kind: FieldType| FieldSpec {
+        name: name.to_owned(),
+        kind,
+        description: None,
+        values: None,
+    };
+    let fields = [
+        field("customer_name", FieldType::String),
+        field("company", FieldType::String),
+        field("order_number", FieldType::String),
+        field("shipping_address", FieldType::String),
+        field("is_damaged", FieldType::Boolean),
+        field("tracking_number", FieldType::String),
+    ];
+    let d = block(p.extract(
+        ExtractTask {
+            text,
+            fields: &fields,
+        },
+        Deadline::after(Duration::from_secs(60)),
+    ))
+    .expect("extracts");
+    let get = |name: &str| {
+        d.value
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| serde_json::to_value(&f.value).expect("serialises"))
+    };
+    assert_eq!(
+        get("customer_name"),
+        Some(serde_json::json!("Maria Gonzalez"))
+    );
+    assert_eq!(get("company"), Some(serde_json::json!("Acme Corp.")));
+    assert_eq!(get("order_number"), Some(serde_json::json!("A-77812")));
+    assert_eq!(
+        get("shipping_address"),
+        Some(serde_json::json!(
+            "1200 Market Street, San Francisco, CA 94102"
+        ))
+    );
+    assert_eq!(get("is_damaged"), Some(serde_json::json!(true)));
+    assert_eq!(get("tracking_number"), None, "{:?}", d.value);
 }

@@ -1,0 +1,195 @@
+//! The tuning sweeps whose results are the defaults of `shared`'s `Tuning`: the score fusion
+//! weight on SciFact *train* qrels, and the classify calibration on the project's own messages
+//! (`eval/data/own_classify.json`). Nothing here reads an evaluation set's test items.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use shared::contract::classify::{ClassifyRequest, Label};
+use shared::engine::text::Analyzer;
+use shared::intents;
+use shared::provider::embedded::{EmbeddedProvider, Fusion, Tuning};
+
+use crate::Args;
+use crate::cache::CachedEmbedder;
+use crate::data;
+use crate::tasks::{FirstStage, ndcg_of, queries_of, rerank_scores};
+
+/// The tuning sweeps: score fusion weight on SciFact train, classify calibration on the
+/// project's own examples. Prints the best settings; they are copied into `Tuning::default()`.
+pub async fn tune(args: &Args, embedder: Arc<CachedEmbedder>) -> anyhow::Result<()> {
+    if args.tune_classify {
+        return tune_classify(args, embedder).await;
+    }
+    let analyzer = Analyzer::english();
+    let sf = data::scifact(&args.data)?;
+    let first = FirstStage::new(&sf, &analyzer);
+    let train = queries_of(&sf, &sf.train, &first, &analyzer, args.limit, args.depth);
+    eprintln!("tuning score on {} SciFact train queries", train.len());
+    let base = Tuning::default();
+    for fusion in [Fusion::MinMax, Fusion::Absolute] {
+        let lexical = EmbeddedProvider::with_embedder(embedder.clone()).with_tuning(Tuning {
+            score_lexical_weight: 1.0,
+            score_fusion: fusion,
+            ..base
+        });
+        let dense = EmbeddedProvider::with_embedder(embedder.clone()).with_tuning(Tuning {
+            score_lexical_weight: 0.0,
+            score_fusion: fusion,
+            ..base
+        });
+        let mut runs = Vec::new();
+        for (q, run) in &train {
+            let s1 = rerank_scores(&lexical, &sf, q, &run.candidates).await?;
+            let s0 = rerank_scores(&dense, &sf, q, &run.candidates).await?;
+            runs.push((s1, s0));
+        }
+        for step in 0..=20 {
+            let w = step as f32 / 20.0;
+            let mean: f64 = train
+                .iter()
+                .zip(&runs)
+                .map(|((_, run), (s1, s0))| {
+                    let fused: Vec<f32> = s1
+                        .iter()
+                        .zip(s0)
+                        .map(|(a, b)| w * a + (1.0 - w) * b)
+                        .collect();
+                    ndcg_of(&sf, &run.candidates, &fused, &run.qrels)
+                })
+                .sum::<f64>()
+                / train.len().max(1) as f64;
+            println!("score {fusion:?} lexical_weight={w:.2} nDCG@10(train)={mean:.4}");
+        }
+    }
+    tune_classify(args, embedder).await
+}
+
+#[derive(serde::Deserialize)]
+struct OwnSet {
+    labels: Vec<Label>,
+    examples: Vec<OwnExample>,
+}
+
+#[derive(serde::Deserialize)]
+struct OwnExample {
+    text: String,
+    label: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct Own {
+    sets: Vec<OwnSet>,
+}
+
+/// One own message's gold label (`None`: fits no label) and the scores given, best first.
+type Outcome = (Option<String>, Vec<(String, f32)>);
+
+/// Classify calibration on the project's own examples. For each setting of temperature, null
+/// similarity and the concept weights: the log-loss of "gold label, or none" (the calibration
+/// objective), then for each commit factor the decisions it gives. The best setting minimises
+/// log-loss; the commit factor is then the largest that still answers at least 95% of the
+/// messages that fit a label (abstention must stay rare), so abstention falls on the least certain.
+async fn tune_classify(_args: &Args, embedder: Arc<CachedEmbedder>) -> anyhow::Result<()> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/own_classify.json");
+    let own: Own = serde_json::from_str(
+        &std::fs::read_to_string(&path).with_context(|| path.display().to_string())?,
+    )?;
+    let commits = [1.0f32, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.8, 2.0];
+    let mut best: Option<(f64, Tuning, Vec<Outcome>)> = None;
+    for temperature in [0.02f32, 0.03, 0.05, 0.08] {
+        for null in [-0.1f32, 0.0, 0.1, 0.2] {
+            for sentiment in [0.0f32, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6] {
+                for spam in [0.0f32, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8] {
+                    let tuning = Tuning {
+                        classify_temperature: temperature,
+                        classify_null_similarity: null,
+                        classify_sentiment_weight: sentiment,
+                        classify_spam_weight: spam,
+                        ..Tuning::default()
+                    };
+                    let p = EmbeddedProvider::with_embedder(embedder.clone()).with_tuning(tuning);
+                    let (mut loss, mut n) = (0.0f64, 0usize);
+                    let mut outcomes = Vec::new();
+                    for set in &own.sets {
+                        for ex in &set.examples {
+                            let request = ClassifyRequest {
+                                text: ex.text.clone(),
+                                labels: set.labels.clone(),
+                                multi_label: false,
+                                threshold: None,
+                            };
+                            let out =
+                                intents::classify::classify(&p, &request, crate::tasks::offline())
+                                    .await
+                                    .map_err(|e| anyhow::anyhow!("classify: {e:?}"))?;
+                            let scores: Vec<(String, f32)> = out
+                                .result
+                                .labels
+                                .iter()
+                                .map(|l| (l.name.clone(), l.score))
+                                .collect();
+                            let total: f32 = scores.iter().map(|l| l.1).sum();
+                            let p_gold = match &ex.label {
+                                Some(g) => scores
+                                    .iter()
+                                    .find(|l| &l.0 == g)
+                                    .map(|l| l.1)
+                                    .unwrap_or(0.0),
+                                None => 1.0 - total,
+                            };
+                            loss -= f64::from(p_gold.clamp(1e-4, 1.0)).ln();
+                            n += 1;
+                            outcomes.push((ex.label.clone(), scores));
+                        }
+                    }
+                    let key = loss / n.max(1) as f64;
+                    println!(
+                        "classify T={temperature} null={null} sentiment={sentiment} spam={spam} logloss={key:.4}"
+                    );
+                    if best.as_ref().is_none_or(|(b, _, _)| key < *b) {
+                        best = Some((key, tuning, outcomes));
+                    }
+                }
+            }
+        }
+    }
+    let Some((loss, tuning, outcomes)) = best else {
+        return Ok(());
+    };
+    println!(
+        "BEST T={} null={} sentiment={} spam={} logloss={loss:.4}",
+        tuning.classify_temperature,
+        tuning.classify_null_similarity,
+        tuning.classify_sentiment_weight,
+        tuning.classify_spam_weight
+    );
+    for c in commits {
+        let (mut labelled, mut top_right, mut abstained, mut answered_right, mut null_committed) =
+            (0usize, 0usize, 0usize, 0usize, 0usize);
+        for (gold, scores) in &outcomes {
+            let threshold = (c / scores.len().max(1) as f32).min(0.5);
+            let top = scores.first().filter(|s| s.1 >= threshold).map(|s| &s.0);
+            match gold {
+                None => null_committed += usize::from(top.is_some()),
+                Some(g) => {
+                    labelled += 1;
+                    top_right += usize::from(scores.first().is_some_and(|s| &s.0 == g));
+                    match top {
+                        None => abstained += 1,
+                        Some(t) if t == g => answered_right += 1,
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+        let answered = labelled - abstained;
+        println!(
+            "  commit={c} top-label accuracy={:.3} abstention={:.3} accuracy among answered={:.3} committed on a message that fits no label={null_committed}",
+            top_right as f64 / labelled.max(1) as f64,
+            abstained as f64 / labelled.max(1) as f64,
+            answered_right as f64 / answered.max(1) as f64,
+        );
+    }
+    Ok(())
+}

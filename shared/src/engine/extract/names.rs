@@ -1,0 +1,697 @@
+//! Names of people and organisations (and the capitalised spans places are read from, see
+//! [`super::places`]): runs of capitalised words in running text, each typed by what surrounds
+//! and composes it. A person: a title before it (`Dr.`, `President`), a given name first
+//! (`Maria Gonzalez`; the US Census given-name list in `lists/given_names.txt`), or a reporting
+//! verb after it (`…, Smith said`). An organisation: a legal or institutional head word (`Acme
+//! Corp`, `Sdn Bhd`, `University of …`, `… Party`) or an acronym. A place: the GeoNames list.
+//!
+//! Precision first: a span that nothing types stays untyped, so a field the text does not
+//! contain comes back `null` rather than with the nearest capitalised word.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::places::is_place;
+use super::*;
+use crate::engine::sentiment::in_lexicon;
+use crate::engine::text::Analyzer;
+
+/// What a capitalised span names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntityKind {
+    Person,
+    Organization,
+    Location,
+}
+
+/// A typed span of text with a confidence in `[0, 1]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entity {
+    pub start: usize,
+    pub end: usize,
+    pub kind: EntityKind,
+    pub confidence: f32,
+}
+
+static GIVEN_NAMES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("lists/given_names.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect()
+});
+
+/// Titles written before a person's name; they are not part of the name.
+const TITLES: &[&str] = &[
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "dr",
+    "prof",
+    "professor",
+    "sir",
+    "dame",
+    "lord",
+    "lady",
+    "president",
+    "vice",
+    "senator",
+    "sen",
+    "governor",
+    "gov",
+    "minister",
+    "premier",
+    "chancellor",
+    "judge",
+    "justice",
+    "rev",
+    "reverend",
+    "father",
+    "pope",
+    "king",
+    "queen",
+    "prince",
+    "princess",
+    "captain",
+    "capt",
+    "general",
+    "gen",
+    "colonel",
+    "col",
+    "major",
+    "lieutenant",
+    "sergeant",
+    "coach",
+    "mayor",
+    "ambassador",
+    "secretary",
+    "chairman",
+    "chairwoman",
+    "director",
+    "officer",
+    "saint",
+    "st",
+];
+
+/// Head words of organisation names: legal forms and institution types.
+const ORG_HEADS: &[&str] = &[
+    "inc",
+    "incorporated",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "ltd",
+    "limited",
+    "llc",
+    "llp",
+    "plc",
+    "gmbh",
+    "ag",
+    "sa",
+    "nv",
+    "bv",
+    "spa",
+    "pty",
+    "bhd",
+    "berhad",
+    "sdn",
+    "group",
+    "holdings",
+    "partners",
+    "associates",
+    "enterprise",
+    "enterprises",
+    "trading",
+    "industries",
+    "systems",
+    "technologies",
+    "solutions",
+    "services",
+    "bank",
+    "bancorp",
+    "airlines",
+    "airways",
+    "motors",
+    "foundation",
+    "institute",
+    "university",
+    "college",
+    "school",
+    "academy",
+    "hospital",
+    "clinic",
+    "council",
+    "committee",
+    "commission",
+    "ministry",
+    "department",
+    "agency",
+    "authority",
+    "party",
+    "union",
+    "federation",
+    "association",
+    "society",
+    "club",
+    "league",
+    "board",
+    "bureau",
+    "parliament",
+    "congress",
+    "senate",
+    "assembly",
+    "army",
+    "navy",
+    "police",
+    "exchange",
+    "fund",
+    "trust",
+    "organisation",
+    "organization",
+    "network",
+    "press",
+    "news",
+    "times",
+    "post",
+    "journal",
+    "magazine",
+    "restaurant",
+    "cafe",
+    "café",
+    "store",
+    "stores",
+    "mart",
+    "supermarket",
+    "hypermarket",
+    "pharmacy",
+    "hotel",
+    "studios",
+    "labs",
+    "laboratories",
+    "pharmaceuticals",
+    "energy",
+    "petroleum",
+    "insurance",
+    "securities",
+    "capital",
+    "media",
+    "communications",
+    "telecom",
+    "united",
+    "fc",
+    "cf",
+    "afc",
+    "shop",
+    "centre",
+    "center",
+    "bakery",
+    "market",
+    "hardware",
+    "electrical",
+    "stationery",
+    "bookstore",
+    "kitchen",
+    "bistro",
+    "trading",
+    "station",
+];
+
+/// Organisation heads written with a dot (`Acme Corp.`); the dot is part of the name.
+const ABBREVIATED_HEADS: &[&str] = &["inc", "corp", "co", "ltd", "bros", "jr", "sr", "no"];
+
+/// Words that start an organisation name followed by "of" (`University of Texas`).
+const ORG_LEADS: &[&str] = &[
+    "university",
+    "bank",
+    "ministry",
+    "department",
+    "institute",
+    "college",
+    "school",
+    "church",
+    "house",
+    "court",
+    "board",
+    "council",
+    "office",
+    "federation",
+    "association",
+    "union",
+    "academy",
+    "museum",
+    "government",
+];
+
+/// Connectors that may sit inside a name between capitalised words.
+const CONNECTORS: &[&str] = &[
+    "of", "de", "da", "del", "della", "di", "van", "von", "der", "den", "la", "le", "du", "bin",
+    "binti", "al", "&", "and", "for", "the",
+];
+
+/// Verbs that make the span before or after them a person (news and e-mail usage).
+const REPORTING: &[&str] = &[
+    "said",
+    "says",
+    "told",
+    "added",
+    "asked",
+    "wrote",
+    "explained",
+    "noted",
+    "argued",
+    "stated",
+    "announced",
+    "replied",
+    "according",
+];
+
+static TOKEN: LazyLock<Regex> =
+    LazyLock::new(|| re(r"[\p{L}\p{N}]+(?:['’\-][\p{L}\p{N}]+)*(?:\.(?:[\p{L}]\.)*)?|&"));
+
+/// One word of the text with its byte range (a trailing abbreviation dot included).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Token<'a> {
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) text: &'a str,
+    /// First word of a sentence or line: capitalised by grammar, not by meaning.
+    pub(super) initial: bool,
+}
+
+impl Token<'_> {
+    /// The word without a final dot, lowercase.
+    pub(super) fn bare(&self) -> String {
+        self.text.trim_end_matches('.').to_lowercase()
+    }
+    fn capitalised(&self) -> bool {
+        self.text.chars().next().is_some_and(char::is_uppercase)
+    }
+    fn shouted(&self) -> bool {
+        self.text.chars().filter(|c| c.is_alphabetic()).count() > 1
+            && !self.text.chars().any(char::is_lowercase)
+    }
+}
+
+/// The words of `text`, with sentence starts marked.
+pub(super) fn tokens(text: &str) -> Vec<Token<'_>> {
+    let mut out: Vec<Token<'_>> = Vec::new();
+    for m in TOKEN.find_iter(text) {
+        let mut end = m.end();
+        let word = m.as_str();
+        // A final dot belongs to abbreviations (`Corp.`, `U.S.`), not to a sentence's last word.
+        if word.ends_with('.') {
+            let bare = word.trim_end_matches('.').to_lowercase();
+            let abbreviation = bare.contains('.')
+                || bare.chars().count() == 1
+                || TITLES.contains(&bare.as_str())
+                || ABBREVIATED_HEADS.contains(&bare.as_str());
+            if !abbreviation {
+                end -= 1;
+            }
+        }
+        let gap = out
+            .last()
+            .map_or(&text[..m.start()], |p| &text[p.end..m.start()]);
+        let initial = out.is_empty()
+            || gap.contains(['\n', '!', '?', ':', '"', '(', '-', '•', '*'])
+            || (gap.contains('.') && !out.last().is_some_and(|p| p.text.ends_with('.')))
+            || out.last().is_some_and(|p| {
+                p.text.ends_with('.') && !TITLES.contains(&p.bare().as_str()) && p.bare().len() > 1
+            });
+        out.push(Token {
+            start: m.start(),
+            end,
+            text: &text[m.start()..end],
+            initial,
+        });
+    }
+    out
+}
+
+/// Whether a line is written in capitals throughout (a headline, an OCR'd receipt), where
+/// capitalisation says nothing about names.
+fn shouted_line(text: &str, at: usize) -> bool {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line = &text[line_start..line_end];
+    let letters = line.chars().filter(|c| c.is_alphabetic()).count();
+    let upper = line.chars().filter(|c| c.is_uppercase()).count();
+    letters >= 8 && upper * 10 >= letters * 8
+}
+
+/// A maximal run of capitalised tokens (indices into the token list, inclusive).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Run {
+    pub(super) first: usize,
+    pub(super) last: usize,
+}
+
+/// Runs of capitalised words on one line, connectors allowed inside. A sentence's first word
+/// starts a run only when it is not a common English word.
+pub(super) fn runs(text: &str, toks: &[Token<'_>]) -> Vec<Run> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        let t = &toks[i];
+        let starts = t.capitalised()
+            && !(t.initial && is_common_word(&t.bare()))
+            && !CONNECTORS.contains(&t.bare().as_str());
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let mut last = i;
+        let mut j = i + 1;
+        while j < toks.len() {
+            let gap = &text[toks[j - 1].end..toks[j].start];
+            if gap.contains('\n') || gap.chars().any(|c| !c.is_whitespace()) {
+                break;
+            }
+            if toks[j].capitalised() && !toks[j].initial {
+                last = j;
+                j += 1;
+            } else if CONNECTORS.contains(&toks[j].bare().as_str())
+                && j + 1 < toks.len()
+                && toks[j + 1].capitalised()
+                && text[toks[j].end..toks[j + 1].start].trim().is_empty()
+            {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        out.push(Run { first: i, last });
+        i = last + 1;
+    }
+    out
+}
+
+/// Types a run; `None` when nothing says what it is.
+fn classify_run(text: &str, toks: &[Token<'_>], run: Run) -> Option<Entity> {
+    let (mut first, last) = (run.first, run.last);
+    let words: Vec<String> = toks[first..=last].iter().map(Token::bare).collect();
+    let shouted = shouted_line(text, toks[first].start);
+    // A title says "person" and is not part of the name.
+    let mut titled = false;
+    while first < last && TITLES.contains(&toks[first].bare().as_str()) {
+        titled = true;
+        first += 1;
+    }
+    let before = run.first.checked_sub(1).map(|k| toks[k].bare());
+    if before
+        .as_deref()
+        .is_some_and(|b| TITLES.contains(&b) && toks[run.first - 1].capitalised())
+    {
+        titled = true;
+    }
+    let span = |kind, confidence| Entity {
+        start: toks[first].start,
+        end: toks[last].end,
+        kind,
+        confidence,
+    };
+    let name = &text[toks[first].start..toks[last].end];
+    let n = last - first + 1;
+
+    let head = words.last().map(String::as_str).unwrap_or("");
+    if ORG_HEADS.contains(&head) && n >= 2 {
+        return Some(letterhead(text, span(EntityKind::Organization, 0.85)));
+    }
+    if n >= 3 && ORG_LEADS.contains(&words[0].as_str()) && words[1] == "of" {
+        return Some(span(EntityKind::Organization, 0.8));
+    }
+    if is_place(name) {
+        return Some(span(EntityKind::Location, if shouted { 0.7 } else { 0.8 }));
+    }
+    if titled && !shouted {
+        return Some(span(EntityKind::Person, 0.85));
+    }
+    let given = GIVEN_NAMES.contains(capitalise(toks[first].text.trim_end_matches('.')).as_str());
+    let after = toks.get(last + 1).map(Token::bare);
+    let reported = after.as_deref().is_some_and(|a| REPORTING.contains(&a))
+        || before.as_deref().is_some_and(|b| REPORTING.contains(&b));
+    if !shouted && (2..=4).contains(&n) && given {
+        return Some(span(EntityKind::Person, 0.8));
+    }
+    if !shouted && reported && n <= 3 && !is_common_word(&words[0]) {
+        return Some(span(EntityKind::Person, if n >= 2 { 0.75 } else { 0.6 }));
+    }
+    // An acronym in mixed-case text is an organisation more often than anything else.
+    let acronym = n == 1
+        && toks[first].shouted()
+        && (2..=6).contains(
+            &toks[first]
+                .text
+                .chars()
+                .filter(|c| c.is_alphabetic())
+                .count(),
+        );
+    if acronym && !shouted {
+        return Some(span(EntityKind::Organization, 0.6));
+    }
+    if !shouted && (2..=3).contains(&n) && words.iter().all(|w| !is_common_word(w)) {
+        return Some(span(EntityKind::Person, 0.55));
+    }
+    None
+}
+
+/// Words that often open a sentence in business mail and news and are never names on their own.
+const SENTENCE_OPENERS: &[&str] = &[
+    "please",
+    "thanks",
+    "thank",
+    "hi",
+    "hello",
+    "dear",
+    "regards",
+    "best",
+    "cheers",
+    "today",
+    "yesterday",
+    "tomorrow",
+    "also",
+    "however",
+    "meanwhile",
+    "attached",
+    "ship",
+    "send",
+    "call",
+    "note",
+    "re",
+    "fw",
+    "fwd",
+    "subject",
+    "from",
+    "to",
+    "cc",
+    "date",
+    "sent",
+    "order",
+    "invoice",
+    "total",
+    "here",
+    "there",
+    "after",
+    "before",
+    "since",
+    "while",
+    "during",
+    "under",
+    "over",
+    "last",
+    "next",
+    "new",
+    "first",
+    "second",
+    "third",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// A common English word (stop word, sentiment word, frequent opener): capitalised, it is a
+/// sentence start, not a name.
+pub(super) fn is_common_word(word: &str) -> bool {
+    static ANALYZER: LazyLock<Analyzer> = LazyLock::new(Analyzer::english);
+    ANALYZER.is_stop_word(word) || in_lexicon(word) || SENTENCE_OPENERS.contains(&word)
+}
+
+/// An organisation name that fills its line (a letterhead, a receipt's first line) is the whole
+/// line, punctuation and all (`KEDAI MAJU (TAMAN JAYA) SDN BHD`): on such lines the words the run
+/// stopped at are still part of the name. Lines with digits are left alone (addresses, dates).
+fn letterhead(text: &str, e: Entity) -> Entity {
+    let line_start = text[..e.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[e.end..].find('\n').map_or(text.len(), |i| e.end + i);
+    let line = text[line_start..line_end].trim();
+    let words = line.split_whitespace().count();
+    if line.chars().any(|c| c.is_ascii_digit()) || words > 10 || !shouted_line(text, e.start) {
+        return e;
+    }
+    let lead = text[line_start..line_end].len() - text[line_start..line_end].trim_start().len();
+    Entity {
+        start: line_start + lead,
+        end: line_start + lead + line.len(),
+        ..e
+    }
+}
+
+fn capitalise(word: &str) -> String {
+    let mut c = word.chars();
+    match c.next() {
+        Some(f) => f
+            .to_uppercase()
+            .chain(c.flat_map(char::to_lowercase))
+            .collect(),
+        None => String::new(),
+    }
+}
+
+/// Every typed name in `text`, in text order.
+pub fn entities(text: &str) -> Vec<Entity> {
+    let toks = tokens(text);
+    let mut out: Vec<Entity> = runs(text, &toks)
+        .into_iter()
+        .filter_map(|r| classify_run(text, &toks, r))
+        .collect();
+    // In capitals, only list knowledge types a word; look for places word by word too.
+    for t in &toks {
+        if t.shouted()
+            && shouted_line(text, t.start)
+            && is_place(t.text)
+            && !out.iter().any(|e| e.start <= t.start && t.end <= e.end)
+        {
+            out.push(Entity {
+                start: t.start,
+                end: t.end,
+                kind: EntityKind::Location,
+                confidence: 0.65,
+            });
+        }
+    }
+    out.sort_by_key(|e| e.start);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<(String, EntityKind)> {
+        entities(text)
+            .into_iter()
+            .map(|e| (text[e.start..e.end].to_owned(), e.kind))
+            .collect()
+    }
+
+    #[test]
+    fn people_organisations_and_places_in_a_support_mail() {
+        let t = "Maria Gonzalez here from Acme Corp. Our order arrived broken. \
+                 Ship the replacement to our office in San Francisco.";
+        let f = found(t);
+        assert!(
+            f.contains(&("Maria Gonzalez".into(), EntityKind::Person)),
+            "{f:?}"
+        );
+        assert!(
+            f.contains(&("Acme Corp.".into(), EntityKind::Organization)),
+            "{f:?}"
+        );
+        assert!(
+            f.contains(&("San Francisco".into(), EntityKind::Location)),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn titles_and_reporting_verbs_make_people() {
+        let f = found("The plan was approved, President Jonas Welk told reporters in Berlin.");
+        assert!(
+            f.contains(&("Jonas Welk".into(), EntityKind::Person)),
+            "{f:?}"
+        );
+        assert!(
+            f.contains(&("Berlin".into(), EntityKind::Location)),
+            "{f:?}"
+        );
+        let f = found("Prices will rise next year, Okonkwo said.");
+        assert!(f.contains(&("Okonkwo".into(), EntityKind::Person)), "{f:?}");
+    }
+
+    #[test]
+    fn organisations_by_head_word_lead_word_and_acronym() {
+        let f = found(
+            "She studied at the University of Leeds before joining Northwind Trading Sdn Bhd and the WHO.",
+        );
+        assert!(
+            f.contains(&("University of Leeds".into(), EntityKind::Organization)),
+            "{f:?}"
+        );
+        assert!(
+            f.contains(&("Northwind Trading Sdn Bhd".into(), EntityKind::Organization)),
+            "{f:?}"
+        );
+        assert!(
+            f.contains(&("WHO".into(), EntityKind::Organization)),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn sentence_starts_and_plain_words_are_not_names() {
+        assert!(
+            found("The meeting moved. Please confirm by Friday.")
+                .iter()
+                .all(|(_, k)| *k != EntityKind::Person)
+        );
+        assert!(found("thanks, see you soon").is_empty());
+    }
+
+    #[test]
+    fn a_company_that_fills_its_line_is_the_whole_line() {
+        let t = "KEDAI MAJU (TAMAN JAYA) SDN BHD\nNO. 5, JALAN 3";
+        let f = found(t);
+        assert!(
+            f.contains(&(
+                "KEDAI MAJU (TAMAN JAYA) SDN BHD".into(),
+                EntityKind::Organization
+            )),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn headlines_in_capitals_only_yield_known_places() {
+        let f = found("TRADE TALKS - JAPAN AND CANADA AGREE ON QUOTAS");
+        assert!(f.contains(&("JAPAN".into(), EntityKind::Location)), "{f:?}");
+        assert!(f.iter().all(|(_, k)| *k == EntityKind::Location), "{f:?}");
+    }
+
+    #[test]
+    fn odd_inputs_do_not_panic() {
+        for t in [
+            "", "&", "Dr.", "Mr", "A", "É", "日本", "Inc.", "of the", "U.S.",
+        ] {
+            let _ = entities(t);
+        }
+    }
+}
