@@ -8,9 +8,9 @@
 # Knobs (environment): BENCH_COLD (cold starts per contender, default 15), BENCH_WARM (warm
 # invocations, default 1000), BENCH_WRK_SECONDS (default 10), BENCH_SKIP_ARM64=1 (no cross
 # build, no size section), BENCH_ARM64_FUNCTIONS=a,b (cross-build only these), BENCH_SKIP_BUILD=1 (measure the binaries already built),
-# BENCH_SKIP_EMBED=1, BENCH_SKIP_DDB=1, BENCH_SKIP_HTTP=1,
+# BENCH_SKIP_EMBED=1, BENCH_SKIP_DDB=1, BENCH_SKIP_HTTP=1, BENCH_SKIP_PROVIDER=1,
 # BENCH_MODEL_FUNCTIONS (comma list of functions that load the model; default: the functions whose
-# main calls App::with_embedding_model).
+# main calls App::for_intent_function).
 #
 # Everything it starts (DynamoDB Local, function processes, wrk) listens on or targets 127.0.0.1
 # only, is bounded in count and time, and is stopped when the script exits.
@@ -68,9 +68,9 @@ fi
 HARNESS="$TARGET/tool/bench-harness"
 
 # Which functions load the embedding model: the ones whose `main` calls
-# `App::with_embedding_model` (shared::routes::Function::uses_model says the same).
+# `App::for_intent_function` (shared::routes::Function::uses_model says the same).
 if [[ -z "${BENCH_MODEL_FUNCTIONS+x}" ]]; then
-  BENCH_MODEL_FUNCTIONS="$(grep -l 'with_embedding_model' "$ROOT"/functions/*/src/main.rs \
+  BENCH_MODEL_FUNCTIONS="$(grep -l 'for_intent_function' "$ROOT"/functions/*/src/main.rs \
     | xargs -r -n1 dirname | xargs -r -n1 dirname | xargs -r -n1 basename | paste -sd, - || true)"
 fi
 model_args=()
@@ -181,6 +181,20 @@ if [[ -z "${BENCH_SKIP_EMBED:-}" ]]; then
     > "$RESULTS/embed-python.log" 2>&1 || SKIPPED[embed]="the Python embedding bench failed (see bench/results/embed-python.log)"
 else
   SKIPPED[embed]="BENCH_SKIP_EMBED set"
+fi
+# --- Generative provider layer and streaming (bench-provider) ------------------------------------
+if [[ -z "${BENCH_SKIP_PROVIDER:-}" ]]; then
+  say "provider layer: overhead, streamed vs buffered, cold start by provider"
+  if (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --profile tool --quiet -p bench-provider) 2> "$RESULTS/provider-build.log"; then
+    # Its function logs and metric lines go to their own file; the tables are the Markdown lines.
+    "$TARGET/tool/bench-provider" --bin-dir "$TARGET/release" --n "${BENCH_PROVIDER_N:-300}" \
+      2> "$RESULTS/provider.log" | grep -v '^{' > "$RESULTS/provider.md" \
+      || SKIPPED[provider]="bench-provider failed (see bench/results/provider.log)"
+  else
+    SKIPPED[provider]="bench-provider did not build (see bench/results/provider-build.log)"
+  fi
+else
+  SKIPPED[provider]="BENCH_SKIP_PROVIDER set"
 fi
 load_end="$(cut -d' ' -f1 /proc/loadavg)"
 

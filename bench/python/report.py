@@ -290,6 +290,11 @@ def main():
             if key in name:
                 md.append(f"- **{name}** — {hint}")
     md.append("")
+    # The generative provider section is bench-provider's own Markdown (bench/provider).
+    provider = args.results / "provider.md"
+    if provider.exists() and provider.read_text().strip():
+        md.append("## Generative providers and streaming (`bench-provider`)\n")
+        md.append(provider.read_text().replace("\n## ", "\n### ").replace("## ", "### ", 1))
     for note in meta.get("notes", []):
         md.append(f"- {note}")
     md.append("\nReproduce: `bench/run.sh` (all sections), or `BENCH_QUICK=1 bench/run.sh` for fewer samples. "

@@ -45,7 +45,7 @@ use crate::store::{FeedbackStore, LogItem, RequestLog};
 pub struct App {
     pub function: Function,
     /// The intent engine. Only the intent functions set it (from their `main`, through
-    /// [`App::with_embedding_model`]), so the engines are linked into those binaries alone and
+    /// [`App::for_intent_function`]), so the engines are linked into those binaries alone and
     /// health, feedback and docs stay small.
     pub provider: Option<SharedProvider>,
     pub request_log: Arc<dyn RequestLog>,
@@ -434,7 +434,7 @@ async fn dispatch(
     let engine = || {
         app.provider.as_deref().ok_or_else(|| {
             ApiError::Unexpected(anyhow::anyhow!(
-                "function {} has no intent engine (its main must call App::with_embedding_model)",
+                "function {} has no intent engine (its main must call App::for_intent_function)",
                 app.function.binary()
             ))
         })
