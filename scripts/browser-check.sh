@@ -28,7 +28,7 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 REQUEST_LOG_TABLE=RequestLogTable FEEDBACK_TABLE=FeedbackTable AWS_REGION=us-east-1 \
   AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
   AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:9" \
-  target/debug/local-api --port "$port" >"$OUT/local-api.log" 2>&1 &
+  "${CARGO_TARGET_DIR:-$ROOT/target}/debug/local-api" --port "$port" >"$OUT/local-api.log" 2>&1 &
 API_PID=$!
 for _ in $(seq 1 120); do
   grep -q "local API listening on" "$OUT/local-api.log" 2>/dev/null && break

@@ -90,7 +90,8 @@ ENV
   echo "$ddb_url" >"$dir/dynamodb_url"
   # shellcheck disable=SC1091
   . "$dir/env"
-  "$ROOT/target/$PROFILE/local-api" --port "$port" --bin-dir "$ROOT/target/$PROFILE" >"$dir/api.log" 2>&1 &
+  local bins="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"
+  "$bins/local-api" --port "$port" --bin-dir "$bins" >"$dir/api.log" 2>&1 &
   echo $! >"$dir/api.pid"
   for _ in $(seq 1 600); do
     grep -q "local API listening" "$dir/api.log" 2>/dev/null && break

@@ -39,6 +39,7 @@ stage "build the function binaries"
 cargo build -q --workspace --bins
 
 stage "cargo test (unit, handler, integration)"
+mkdir -p target
 cargo test -q --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
 grep -Eq "test result: ok\. [1-9]" target/test-output.txt || { echo "no test ran"; exit 1; }
 
