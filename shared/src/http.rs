@@ -50,6 +50,8 @@ pub struct App {
     pub request_log: Arc<dyn RequestLog>,
     /// Present in the feedback function only.
     pub feedback: Option<Arc<dyn FeedbackStore>>,
+    /// Present in the jobs function only.
+    pub jobs: Option<Arc<crate::jobs::service::Jobs>>,
     pub log_settings: LogSettings,
     /// `MODEL_DIR`, for [`App::with_intent_provider`].
     pub model_dir: Option<PathBuf>,
@@ -120,6 +122,11 @@ impl App {
         } else {
             None
         };
+        let jobs = if function == Function::Jobs {
+            Some(Arc::new(jobs_from_env(clients.clone())?))
+        } else {
+            None
+        };
         let embedded_answers = config.generative.is_none() || config.fallback_to_embedded;
         if function.uses_model() && embedded_answers && config.model_dir.is_none() {
             tracing::warn!(
@@ -140,6 +147,7 @@ impl App {
                 config.request_log_table.clone(),
             )),
             feedback,
+            jobs,
             log_settings: LogSettings {
                 ttl_days: config.request_log_ttl_days,
                 budget: config.request_log_budget,
@@ -182,12 +190,38 @@ impl App {
             provider: Some(Arc::new(EmbeddedProvider::new())),
             request_log: Arc::new(MemoryRequestLog::default()),
             feedback: Some(Arc::new(MemoryFeedbackStore::default())),
+            jobs: Some(Arc::new(crate::jobs::service::Jobs {
+                store: Arc::new(crate::jobs::memory::MemoryJobStore::default()),
+                queue: Arc::new(crate::jobs::memory::MemoryQueue::default()),
+                payloads: Arc::new(crate::jobs::memory::MemoryPayloads::default()),
+                ttl_days: crate::contract::limits::JOB_DEFAULT_TTL_DAYS,
+                inline_max: crate::jobs::payload::INLINE_MAX_BYTES,
+            })),
             log_settings: LogSettings::default(),
             model_dir: None,
             provider_config: ProviderConfig::default(),
             deferred_log: OnceLock::new(),
         }
     }
+}
+
+/// The jobs function's table, queue and bucket, from `JOBS_TABLE`, `JOB_QUEUE_URL`,
+/// `JOB_BUCKET` and `JOB_TTL_DAYS`.
+fn jobs_from_env(clients: Clients) -> anyhow::Result<crate::jobs::service::Jobs> {
+    use crate::jobs::config::{JobsConfig, SubmitConfig};
+    let lookup = |name: &str| std::env::var(name).ok();
+    let config = JobsConfig::from_lookup(lookup)?;
+    let submit = SubmitConfig::from_lookup(lookup)?;
+    Ok(crate::jobs::service::Jobs {
+        store: Arc::new(crate::jobs::dynamo::DynamoJobStore::new(
+            clients,
+            config.table,
+        )),
+        queue: Arc::new(crate::jobs::queue::SqsJobQueue::new(submit.queue_url)),
+        payloads: Arc::new(crate::jobs::payload::S3Payloads::new(config.bucket)),
+        ttl_days: config.ttl_days,
+        inline_max: crate::jobs::payload::INLINE_MAX_BYTES,
+    })
 }
 
 /// Runs the Lambda runtime loop for `app`, beside the request-log extension when the Extensions
@@ -470,7 +504,93 @@ async fn dispatch(
         }
         Operation::OpenApi => crate::openapi::document_response(),
         Operation::DocsPage => crate::openapi::docs_page_response(),
+        Operation::SubmitJob => submit_job(jobs(app)?, request, request_id, started).await,
+        Operation::GetJob => {
+            let id = params
+                .iter()
+                .find(|(k, _)| *k == "job_id")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default();
+            let jobs = jobs(app)?;
+            let job = jobs.get(id).await?;
+            job_response(jobs, &job, StatusCode::OK, None, request_id, started).await
+        }
     }
+}
+
+fn jobs(app: &App) -> Result<&crate::jobs::service::Jobs, ApiError> {
+    app.jobs.as_deref().ok_or_else(|| {
+        ApiError::Unexpected(anyhow::anyhow!(
+            "jobs route reached a function without the jobs table"
+        ))
+    })
+}
+
+/// `POST /v1/jobs`: 202 with `Location` and `Retry-After` and the job resource.
+async fn submit_job(
+    jobs: &crate::jobs::service::Jobs,
+    request: &Request,
+    request_id: &str,
+    started: Instant,
+) -> Result<Response<Body>, ApiError> {
+    use crate::contract::limits::JOB_MAX_BODY_BYTES;
+    use crate::jobs::service::IdempotencyKey;
+    check_media_type(request)?;
+    let body = body_bytes(request);
+    if body.len() > JOB_MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: JOB_MAX_BODY_BYTES,
+            actual: body.len(),
+        });
+    }
+    let key = request
+        .headers()
+        .get("idempotency-key")
+        .map(|v| IdempotencyKey::parse(v.as_bytes()))
+        .transpose()?;
+    let client = client_id(request);
+    let job = jobs.submit(body, key.as_ref(), client.as_deref()).await?;
+    // Relative to the path the client used, so a stage or base path in it is kept.
+    let submitted_path = match request.request_context() {
+        RequestContext::ApiGatewayV1(ctx) => ctx.path.filter(|p| p.starts_with('/')),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+    .unwrap_or_else(|| route_path(request));
+    let location = format!("{}/{}", submitted_path.trim_end_matches('/'), job.id);
+    job_response(
+        jobs,
+        &job,
+        StatusCode::ACCEPTED,
+        Some(location),
+        request_id,
+        started,
+    )
+    .await
+}
+
+/// The job resource in the envelope; `Retry-After` while the job is pending.
+async fn job_response(
+    jobs: &crate::jobs::service::Jobs,
+    job: &crate::jobs::Job,
+    status: StatusCode,
+    location: Option<String>,
+    request_id: &str,
+    started: Instant,
+) -> Result<Response<Body>, ApiError> {
+    let resource = jobs.resource(job).await?;
+    let mut response = plain_envelope(status, resource, request_id, started);
+    let headers = response.headers_mut();
+    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(header::LOCATION, location);
+    }
+    if !job.status.is_final() {
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(crate::jobs::service::retry_after_s(job)),
+        );
+    }
+    Ok(response)
 }
 
 fn feedback_store(app: &App) -> Result<&dyn FeedbackStore, ApiError> {
@@ -522,7 +642,16 @@ fn envelope_response<T: Serialize>(
     request_id: &str,
     started: Instant,
 ) -> Response<Body> {
-    let envelope = Envelope {
+    json_response(status, &envelope(outcome, request_id, started))
+}
+
+/// The success body of an intent: its result plus `meta`. The job worker stores exactly this.
+pub(crate) fn envelope<T: Serialize>(
+    outcome: Outcome<T>,
+    request_id: &str,
+    started: Instant,
+) -> Envelope<T> {
+    Envelope {
         result: outcome.result,
         meta: Meta {
             request_id: request_id.to_owned(),
@@ -534,8 +663,7 @@ fn envelope_response<T: Serialize>(
             fallback_reason: outcome.fallback_reason.map(str::to_owned),
             latency_ms: started.elapsed().as_millis() as u64,
         },
-    };
-    json_response(status, &envelope)
+    }
 }
 
 async fn health(app: &App) -> Response<Body> {

@@ -493,7 +493,7 @@ fn check_success(
             )),
         },
         // Their fixtures and response checks belong to the engineers adding those functions.
-        Function::Feedback | Function::Docs => {
+        Function::Feedback | Function::Docs | Function::Jobs | Function::JobWorker => {
             out.push(format!("no success checks are written for {function} yet"));
         }
     }
@@ -1304,7 +1304,11 @@ fn padded_body(function: Function, size: usize) -> String {
         Function::Score => {
             json!({ "query": "trail", "documents": [{ "id": "a", "text": "trail" }] })
         }
-        Function::Health | Function::Feedback | Function::Docs => json!({}),
+        Function::Health
+        | Function::Feedback
+        | Function::Docs
+        | Function::Jobs
+        | Function::JobWorker => json!({}),
     }
     .to_string();
     format!("{body}{}", " ".repeat(size.saturating_sub(body.len())))
