@@ -63,6 +63,8 @@ fn function_env() -> Vec<(String, String)> {
                 || k.starts_with("OPENAI_")
                 || k.starts_with("PROVIDER_")
                 || k.ends_with("_TABLE")
+                // Background jobs: JOB_QUEUE_URL, JOB_BUCKET, JOB_TTL_DAYS, JOB_LEASE_SECONDS...
+                || k.starts_with("JOB_")
                 || k == "PATH"
                 || k == "HOME"
         })
@@ -77,7 +79,18 @@ async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let env = function_env();
     let mut functions = HashMap::new();
-    for f in Function::ALL {
+    // The jobs functions need a queue and a bucket (an SQS/S3-compatible server); without
+    // JOB_QUEUE_URL they are not started and the jobs routes answer 500.
+    let jobs_configured = std::env::var_os("JOB_QUEUE_URL").is_some();
+    if !jobs_configured {
+        eprintln!(
+            "JOB_QUEUE_URL is not set: /v1/jobs is not served (the jobs functions need a queue)"
+        );
+    }
+    let hosted = Function::ALL
+        .into_iter()
+        .filter(|f| jobs_configured || !matches!(f, Function::Jobs | Function::JobWorker));
+    for f in hosted {
         let host = FunctionHost::bind(
             f.binary(),
             args.bin_dir.join(f.binary()),
@@ -101,7 +114,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "local API listening on http://127.0.0.1:{} ({} functions ready)",
         args.port,
-        Function::ALL.len()
+        gateway.functions.len()
     );
     tokio::select! {
         _ = gateway.clone().serve(listener) => {}
