@@ -9,9 +9,12 @@
 //!   supervision.
 //! - [`gateway`]: the HTTP front: routing with the shared route table, event construction,
 //!   response translation, API Gateway's own limits and errors (10 MB, 29 s, 502 on a crash).
+//! - [`sqs`]: the SQS event source mapping of the job worker (batches, partial batch failures;
+//!   the queue server does visibility timeouts and the redrive to the dead-letter queue).
 
 pub mod gateway;
 pub mod runtime;
+pub mod sqs;
 
 /// The fixed environment variables `template.yaml`'s `Globals` give every function; the local API
 /// sets the same (the contract tests check that the two agree).

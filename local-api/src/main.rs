@@ -74,6 +74,30 @@ fn function_env() -> Vec<(String, String)> {
     env
 }
 
+/// The worker's two event sources, as `template.yaml` declares them: the job queue (batches of
+/// 5) and the dead-letter queue (batches of 10). `JOB_QUEUE_URL`, `JOB_QUEUE_ARN`, `JOB_DLQ_URL`
+/// and `JOB_DLQ_ARN` name them (`scripts/stack.sh` sets them).
+async fn start_job_event_sources(worker: Arc<FunctionHost>) -> anyhow::Result<()> {
+    let var = |name: &str| {
+        std::env::var(name).with_context(|| format!("{name} is required with JOB_QUEUE_URL"))
+    };
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
+    let client = local_api::sqs::client().await;
+    for (url, arn, batch_size) in [
+        (var("JOB_QUEUE_URL")?, var("JOB_QUEUE_ARN")?, 5),
+        (var("JOB_DLQ_URL")?, var("JOB_DLQ_ARN")?, 10),
+    ] {
+        let source = local_api::sqs::EventSource {
+            queue_url: url,
+            queue_arn: arn,
+            batch_size,
+            region: region.clone(),
+        };
+        tokio::spawn(source.run(client.clone(), worker.clone()));
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
@@ -107,6 +131,9 @@ async fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", args.port))
         .await
         .with_context(|| format!("port {} is in use; pick another with --port", args.port))?;
+    if jobs_configured && let Some(worker) = functions.get(&Function::JobWorker) {
+        start_job_event_sources(worker.clone()).await?;
+    }
     let gateway = Arc::new(Gateway {
         stage: args.stage,
         functions,

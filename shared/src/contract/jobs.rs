@@ -122,7 +122,7 @@ impl JobStatus {
 }
 
 /// A job as clients see it.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobResource {
     /// The job's id; `GET /v1/jobs/{job_id}` reads it.
@@ -145,7 +145,7 @@ pub struct JobResource {
     /// plus `meta`; `meta.request_id` is the job id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object)]
-    pub result: Option<serde_json::Value>,
+    pub result: Option<Box<serde_json::value::RawValue>>,
     /// When `failed`: why, as a problem document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object)]

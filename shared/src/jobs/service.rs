@@ -278,7 +278,8 @@ impl Jobs {
                 let text = payload::load(self.payloads.as_ref(), p)
                     .await
                     .map_err(|e| unavailable("the jobs bucket", e))?;
-                Some(serde_json::from_str(&text).map_err(|e| {
+                // Served as stored: the exact bytes (and field order) of the envelope.
+                Some(serde_json::value::RawValue::from_string(text).map_err(|e| {
                     ApiError::Unexpected(anyhow::Error::new(e).context("a stored result"))
                 })?)
             }
