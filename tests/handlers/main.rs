@@ -493,7 +493,19 @@ fn check_success(
             )),
         },
         // Their fixtures and response checks belong to the engineers adding those functions.
-        Function::Feedback | Function::Docs | Function::Jobs | Function::JobWorker => {
+        // A submit (202): the job resource, `queued`, nothing run yet.
+        Function::Jobs => {
+            let job = decoded!(shared::contract::jobs::JobResource);
+            if job.status != shared::contract::jobs::JobStatus::Queued
+                || job.attempts != 0
+                || job.result.is_some()
+                || job.error.is_some()
+                || job.job_id.len() != 36
+            {
+                out.push(format!("not a fresh queued job: {}", truncate(&got.body)));
+            }
+        }
+        Function::Feedback | Function::Docs | Function::JobWorker => {
             out.push(format!("no success checks are written for {function} yet"));
         }
     }
@@ -912,13 +924,14 @@ fn every_fixture_has_an_expectation_and_every_expectation_a_fixture() {
 }
 
 /// The functions whose fixtures this suite owns (feedback and docs come with their own).
-const FIXTURE_FUNCTIONS: [Function; 6] = [
+const FIXTURE_FUNCTIONS: [Function; 7] = [
     Function::Summarize,
     Function::Classify,
     Function::Extract,
     Function::Recommend,
     Function::Score,
     Function::Health,
+    Function::Jobs,
 ];
 
 #[test]
@@ -993,6 +1006,11 @@ async fn score_fixtures_get_their_expected_responses() {
 #[tokio::test]
 async fn health_fixtures_get_their_expected_responses() {
     check_group(Function::Health).await;
+}
+
+#[tokio::test]
+async fn jobs_fixtures_get_their_expected_responses() {
+    check_group(Function::Jobs).await;
 }
 
 // ---------------------------------------------------------------------------------------------
