@@ -123,7 +123,10 @@ impl App {
             None
         };
         let jobs = if function == Function::Jobs {
-            Some(Arc::new(jobs_from_env(clients.clone())?))
+            Some(Arc::new(jobs_from_env(
+                clients.clone(),
+                config.generative.is_some(),
+            )?))
         } else {
             None
         };
@@ -196,6 +199,7 @@ impl App {
                 payloads: Arc::new(crate::jobs::memory::MemoryPayloads::default()),
                 ttl_days: crate::contract::limits::JOB_DEFAULT_TTL_DAYS,
                 inline_max: crate::jobs::payload::INLINE_MAX_BYTES,
+                generative: false,
             })),
             log_settings: LogSettings::default(),
             model_dir: None,
@@ -207,7 +211,7 @@ impl App {
 
 /// The jobs function's table, queue and bucket, from `JOBS_TABLE`, `JOB_QUEUE_URL`,
 /// `JOB_BUCKET` and `JOB_TTL_DAYS`.
-fn jobs_from_env(clients: Clients) -> anyhow::Result<crate::jobs::service::Jobs> {
+fn jobs_from_env(clients: Clients, generative: bool) -> anyhow::Result<crate::jobs::service::Jobs> {
     use crate::jobs::config::{JobsConfig, SubmitConfig};
     let lookup = |name: &str| std::env::var(name).ok();
     let config = JobsConfig::from_lookup(lookup)?;
@@ -221,6 +225,7 @@ fn jobs_from_env(clients: Clients) -> anyhow::Result<crate::jobs::service::Jobs>
         payloads: Arc::new(crate::jobs::payload::S3Payloads::new(config.bucket)),
         ttl_days: config.ttl_days,
         inline_max: crate::jobs::payload::INLINE_MAX_BYTES,
+        generative,
     })
 }
 

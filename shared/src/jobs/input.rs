@@ -38,8 +38,10 @@ pub struct ValidInput {
 }
 
 /// Parses a submit body and checks its input against the intent's contract with the job bounds.
-/// Errors point into the submit body (`/input/text`).
-pub fn validate(body: &[u8]) -> Result<ValidInput, ApiError> {
+/// Errors point into the submit body (`/input/text`). `generative` says whether the workers'
+/// provider writes abstractive summaries; if not, asking for one is a 422 now, as on the
+/// synchronous route, rather than a job that fails later.
+pub fn validate(body: &[u8], generative: bool) -> Result<ValidInput, ApiError> {
     let request: SubmitJobRequest = parse_and_validate(body)?;
     let bytes = serde_json::to_vec(&request.input)
         .map_err(|e| ApiError::Unexpected(anyhow::Error::new(e).context("re-serialising input")))?;
@@ -50,7 +52,7 @@ pub fn validate(body: &[u8]) -> Result<ValidInput, ApiError> {
         JobIntent::Recommend => check::<RecommendRequest>(&bytes),
         JobIntent::Score => check::<ScoreRequest>(&bytes),
     };
-    let errors: Vec<FieldError> = match checked {
+    let mut errors: Vec<FieldError> = match checked {
         Ok(()) => Vec::new(),
         Err(ApiError::Validation(errors)) => relax(request.intent, errors, &request.input),
         Err(ApiError::MalformedJson(message)) => {
@@ -58,6 +60,17 @@ pub fn validate(body: &[u8]) -> Result<ValidInput, ApiError> {
         }
         Err(other) => return Err(other),
     };
+    if !generative
+        && request.intent == JobIntent::Summarize
+        && request.input.get("style").and_then(Value::as_str) == Some("abstractive")
+    {
+        errors.push(FieldError::new(
+            "/style",
+            "unsupported",
+            "an abstractive summary needs a generative provider (INTENT_PROVIDER=bedrock or \
+             openai); the embedded engine writes extractive summaries",
+        ));
+    }
     if !errors.is_empty() {
         return Err(ApiError::Validation(
             errors
@@ -229,6 +242,21 @@ fn envelope<T: Serialize>(
 mod tests {
     use super::*;
 
+    fn validate_embedded(body: &[u8]) -> Result<ValidInput, ApiError> {
+        validate(body, false)
+    }
+
+    #[test]
+    fn an_abstractive_summary_is_refused_at_submit_unless_the_provider_is_generative() {
+        let body = submit(
+            "summarize",
+            serde_json::json!({"text": "One. Two.", "style": "abstractive"}),
+        );
+        let err = validate_embedded(&body).expect_err("must be rejected");
+        assert_eq!(pointers(err)[0].0, "/input/style");
+        assert!(validate(&body, true).is_ok());
+    }
+
     fn submit(intent: &str, input: Value) -> Vec<u8> {
         serde_json::to_vec(&serde_json::json!({"intent": intent, "input": input}))
             .expect("must succeed")
@@ -246,10 +274,10 @@ mod tests {
     #[test]
     fn accepts_a_text_above_the_synchronous_bound_and_below_the_job_bound() {
         let text = "A sentence about budgets. ".repeat(10_000); // 260,000 characters
-        let valid = validate(&submit("summarize", serde_json::json!({"text": text})))
+        let valid = validate_embedded(&submit("summarize", serde_json::json!({"text": text})))
             .expect("must succeed");
         assert_eq!(valid.intent, JobIntent::Summarize);
-        let err = validate(&submit(
+        let err = validate_embedded(&submit(
             "classify",
             serde_json::json!({"text": text, "labels": [{"name": "a"}, {"name": "b"}]}),
         ))
@@ -265,20 +293,20 @@ mod tests {
 
     #[test]
     fn keeps_every_other_rule_of_the_contract_with_pointers_into_input() {
-        let err = validate(&submit(
+        let err = validate_embedded(&submit(
             "score",
             serde_json::json!({"query": " ", "documents": [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]}),
         ))
         .expect_err("must be rejected");
         let found: Vec<String> = pointers(err).into_iter().map(|(p, _)| p).collect();
         assert_eq!(found, vec!["/input/documents/1/id", "/input/query"]);
-        let err = validate(&submit(
+        let err = validate_embedded(&submit(
             "score",
             serde_json::json!({"query": "q", "documents": []}),
         ))
         .expect_err("must be rejected");
         assert_eq!(pointers(err)[0].0, "/input/documents");
-        let err = validate(&submit("summarize", serde_json::json!({"txt": "x"})))
+        let err = validate_embedded(&submit("summarize", serde_json::json!({"txt": "x"})))
             .expect_err("must be rejected");
         assert_eq!(pointers(err)[0].0, "/input/txt");
     }
@@ -288,14 +316,14 @@ mod tests {
         let documents: Vec<Value> = (0..5000)
             .map(|i| serde_json::json!({"id": format!("d{i}"), "text": "some text"}))
             .collect();
-        let ok = validate(&submit(
+        let ok = validate_embedded(&submit(
             "score",
             serde_json::json!({"query": "q", "documents": documents, "top_k": 5000}),
         ));
         assert!(ok.is_ok(), "{ok:?}");
         let mut too_many = documents.clone();
         too_many.push(serde_json::json!({"id": "extra", "text": "x"}));
-        let err = validate(&submit(
+        let err = validate_embedded(&submit(
             "score",
             serde_json::json!({"query": "q", "documents": too_many}),
         ))
@@ -311,31 +339,31 @@ mod tests {
 
     #[test]
     fn rejects_unknown_intents_and_fields_of_the_submit_body() {
-        let err =
-            validate(&submit("translate", serde_json::json!({}))).expect_err("must be rejected");
+        let err = validate_embedded(&submit("translate", serde_json::json!({})))
+            .expect_err("must be rejected");
         assert_eq!(pointers(err)[0].0, "/intent");
         let body = br#"{"intent": "score", "input": {}, "priority": 1}"#;
         assert_eq!(
-            pointers(validate(body).expect_err("must be rejected"))[0].0,
+            pointers(validate_embedded(body).expect_err("must be rejected"))[0].0,
             "/priority"
         );
         assert!(matches!(
-            validate(b"{not json"),
+            validate_embedded(b"{not json"),
             Err(ApiError::MalformedJson(_))
         ));
     }
 
     #[test]
     fn the_fingerprint_ignores_key_order_but_not_values() {
-        let a = validate(
+        let a = validate_embedded(
             br#"{"intent": "summarize", "input": {"text": "Hi there.", "max_sentences": 1}}"#,
         )
         .expect("must succeed");
-        let b = validate(
+        let b = validate_embedded(
             br#"{"input": {"max_sentences": 1, "text": "Hi there."}, "intent": "summarize"}"#,
         )
         .expect("must succeed");
-        let c = validate(
+        let c = validate_embedded(
             br#"{"intent": "summarize", "input": {"text": "Hi there.", "max_sentences": 2}}"#,
         )
         .expect("must succeed");

@@ -48,6 +48,9 @@ pub struct Jobs {
     pub ttl_days: u32,
     /// Payloads above this many bytes go to the bucket.
     pub inline_max: usize,
+    /// The workers answer with a generative provider (`INTENT_PROVIDER` is not `embedded`), so
+    /// abstractive summaries can be submitted.
+    pub generative: bool,
 }
 
 /// A validated `Idempotency-Key` header value.
@@ -110,7 +113,7 @@ impl Jobs {
         key: Option<&IdempotencyKey>,
         client_id: Option<&str>,
     ) -> Result<Job, ApiError> {
-        let valid = input::validate(body)?;
+        let valid = input::validate(body, self.generative)?;
         let now = now_ms();
         let expires_at = now / 1000 + i64::from(self.ttl_days) * 86_400;
         let mut job_id = new_job_id();

@@ -95,6 +95,7 @@ fn fixture(failures: Vec<ProviderError>, inline_max: usize) -> Fixture {
         payloads: payloads.clone(),
         ttl_days: 7,
         inline_max,
+        generative: false,
     };
     let worker = Worker {
         store: store.clone(),
