@@ -75,25 +75,29 @@ fn function_env() -> Vec<(String, String)> {
 }
 
 /// The worker's two event sources, as `template.yaml` declares them: the job queue (batches of
-/// 5) and the dead-letter queue (batches of 10). `JOB_QUEUE_URL`, `JOB_QUEUE_ARN`, `JOB_DLQ_URL`
-/// and `JOB_DLQ_ARN` name them (`scripts/stack.sh` sets them).
-async fn start_job_event_sources(worker: Arc<FunctionHost>) -> anyhow::Result<()> {
+/// 5, one poller per worker process) and the dead-letter queue (batches of 10). `JOB_QUEUE_URL`,
+/// `JOB_QUEUE_ARN`, `JOB_DLQ_URL` and `JOB_DLQ_ARN` name them (`scripts/stack.sh` sets them).
+async fn start_job_event_sources(workers: Vec<Arc<FunctionHost>>) -> anyhow::Result<()> {
     let var = |name: &str| {
         std::env::var(name).with_context(|| format!("{name} is required with JOB_QUEUE_URL"))
     };
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
     let client = local_api::sqs::client().await;
-    for (url, arn, batch_size) in [
-        (var("JOB_QUEUE_URL")?, var("JOB_QUEUE_ARN")?, 5),
-        (var("JOB_DLQ_URL")?, var("JOB_DLQ_ARN")?, 10),
-    ] {
+    let mut sources: Vec<(String, String, i32, Arc<FunctionHost>)> = workers
+        .iter()
+        .map(|w| Ok((var("JOB_QUEUE_URL")?, var("JOB_QUEUE_ARN")?, 5, w.clone())))
+        .collect::<anyhow::Result<_>>()?;
+    if let Some(first) = workers.first() {
+        sources.push((var("JOB_DLQ_URL")?, var("JOB_DLQ_ARN")?, 10, first.clone()));
+    }
+    for (url, arn, batch_size, worker) in sources {
         let source = local_api::sqs::EventSource {
             queue_url: url,
             queue_arn: arn,
             batch_size,
             region: region.clone(),
         };
-        tokio::spawn(source.run(client.clone(), worker.clone()));
+        tokio::spawn(source.run(client.clone(), worker));
     }
     Ok(())
 }
@@ -131,8 +135,31 @@ async fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", args.port))
         .await
         .with_context(|| format!("port {} is in use; pick another with --port", args.port))?;
+    // Lambda runs a queue's batches in parallel environments (up to MaximumConcurrency): so do
+    // we, with JOB_WORKER_CONCURRENCY worker processes (default 2), each polling the job queue.
+    let mut extra_workers = Vec::new();
     if jobs_configured && let Some(worker) = functions.get(&Function::JobWorker) {
-        start_job_event_sources(worker.clone()).await?;
+        let concurrency: usize = std::env::var("JOB_WORKER_CONCURRENCY")
+            .ok()
+            .map(|v| v.parse().context("JOB_WORKER_CONCURRENCY must be a number"))
+            .transpose()?
+            .unwrap_or(2)
+            .clamp(1, 16);
+        let mut workers = vec![worker.clone()];
+        for i in 2..=concurrency {
+            let host = FunctionHost::bind(
+                &format!("{}-{i}", Function::JobWorker.binary()),
+                args.bin_dir.join(Function::JobWorker.binary()),
+                env.clone(),
+                Duration::from_secs(29),
+            )
+            .await?;
+            host.start().await?;
+            host.wait_ready(Duration::from_secs(60)).await?;
+            workers.push(host.clone());
+            extra_workers.push(host);
+        }
+        start_job_event_sources(workers).await?;
     }
     let gateway = Arc::new(Gateway {
         stage: args.stage,
@@ -146,6 +173,9 @@ async fn main() -> anyhow::Result<()> {
     tokio::select! {
         _ = gateway.clone().serve(listener) => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+    for host in &extra_workers {
+        host.stop().await;
     }
     for host in gateway.functions.values() {
         host.stop().await;
