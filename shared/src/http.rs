@@ -123,7 +123,7 @@ impl App {
             None
         };
         let jobs = if function == Function::Jobs {
-            Some(Arc::new(jobs_from_env(
+            Some(Arc::new(crate::jobs::http::jobs_from_env(
                 clients.clone(),
                 config.generative.is_some(),
             )?))
@@ -207,26 +207,6 @@ impl App {
             deferred_log: OnceLock::new(),
         }
     }
-}
-
-/// The jobs function's table, queue and bucket, from `JOBS_TABLE`, `JOB_QUEUE_URL`,
-/// `JOB_BUCKET` and `JOB_TTL_DAYS`.
-fn jobs_from_env(clients: Clients, generative: bool) -> anyhow::Result<crate::jobs::service::Jobs> {
-    use crate::jobs::config::{JobsConfig, SubmitConfig};
-    let lookup = |name: &str| std::env::var(name).ok();
-    let config = JobsConfig::from_lookup(lookup)?;
-    let submit = SubmitConfig::from_lookup(lookup)?;
-    Ok(crate::jobs::service::Jobs {
-        store: Arc::new(crate::jobs::dynamo::DynamoJobStore::new(
-            clients,
-            config.table,
-        )),
-        queue: Arc::new(crate::jobs::queue::SqsJobQueue::new(submit.queue_url)),
-        payloads: Arc::new(crate::jobs::payload::S3Payloads::new(config.bucket)),
-        ttl_days: config.ttl_days,
-        inline_max: crate::jobs::payload::INLINE_MAX_BYTES,
-        generative,
-    })
 }
 
 /// Runs the Lambda runtime loop for `app`, beside the request-log extension when the Extensions
@@ -509,16 +489,16 @@ async fn dispatch(
         }
         Operation::OpenApi => crate::openapi::document_response(),
         Operation::DocsPage => crate::openapi::docs_page_response(),
-        Operation::SubmitJob => submit_job(jobs(app)?, request, request_id, started).await,
+        Operation::SubmitJob => {
+            crate::jobs::http::submit(jobs(app)?, request, request_id, started).await
+        }
         Operation::GetJob => {
             let id = params
                 .iter()
                 .find(|(k, _)| *k == "job_id")
                 .map(|(_, v)| v.as_str())
                 .unwrap_or_default();
-            let jobs = jobs(app)?;
-            let job = jobs.get(id).await?;
-            job_response(jobs, &job, StatusCode::OK, None, request_id, started).await
+            crate::jobs::http::get(jobs(app)?, id, request_id, started).await
         }
     }
 }
@@ -531,73 +511,6 @@ fn jobs(app: &App) -> Result<&crate::jobs::service::Jobs, ApiError> {
     })
 }
 
-/// `POST /v1/jobs`: 202 with `Location` and `Retry-After` and the job resource.
-async fn submit_job(
-    jobs: &crate::jobs::service::Jobs,
-    request: &Request,
-    request_id: &str,
-    started: Instant,
-) -> Result<Response<Body>, ApiError> {
-    use crate::contract::limits::JOB_MAX_BODY_BYTES;
-    use crate::jobs::service::IdempotencyKey;
-    check_media_type(request)?;
-    let body = body_bytes(request);
-    if body.len() > JOB_MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge {
-            limit: JOB_MAX_BODY_BYTES,
-            actual: body.len(),
-        });
-    }
-    let key = request
-        .headers()
-        .get("idempotency-key")
-        .map(|v| IdempotencyKey::parse(v.as_bytes()))
-        .transpose()?;
-    let client = client_id(request);
-    let job = jobs.submit(body, key.as_ref(), client.as_deref()).await?;
-    // Relative to the path the client used, so a stage or base path in it is kept.
-    let submitted_path = match request.request_context() {
-        RequestContext::ApiGatewayV1(ctx) => ctx.path.filter(|p| p.starts_with('/')),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
-    .unwrap_or_else(|| route_path(request));
-    let location = format!("{}/{}", submitted_path.trim_end_matches('/'), job.id);
-    job_response(
-        jobs,
-        &job,
-        StatusCode::ACCEPTED,
-        Some(location),
-        request_id,
-        started,
-    )
-    .await
-}
-
-/// The job resource in the envelope; `Retry-After` while the job is pending.
-async fn job_response(
-    jobs: &crate::jobs::service::Jobs,
-    job: &crate::jobs::Job,
-    status: StatusCode,
-    location: Option<String>,
-    request_id: &str,
-    started: Instant,
-) -> Result<Response<Body>, ApiError> {
-    let resource = jobs.resource(job).await?;
-    let mut response = plain_envelope(status, resource, request_id, started);
-    let headers = response.headers_mut();
-    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        headers.insert(header::LOCATION, location);
-    }
-    if !job.status.is_final() {
-        headers.insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(crate::jobs::service::retry_after_s(job)),
-        );
-    }
-    Ok(response)
-}
-
 fn feedback_store(app: &App) -> Result<&dyn FeedbackStore, ApiError> {
     app.feedback.as_deref().ok_or_else(|| {
         ApiError::Unexpected(anyhow::anyhow!(
@@ -607,7 +520,7 @@ fn feedback_store(app: &App) -> Result<&dyn FeedbackStore, ApiError> {
 }
 
 /// The envelope for routes that use no model: `meta.provider` and `meta.model` are `none`.
-fn plain_envelope<T: Serialize>(
+pub(crate) fn plain_envelope<T: Serialize>(
     status: StatusCode,
     result: T,
     request_id: &str,
@@ -855,7 +768,7 @@ where
     }
 }
 
-fn check_media_type(request: &Request) -> Result<(), ApiError> {
+pub(crate) fn check_media_type(request: &Request) -> Result<(), ApiError> {
     let Some(value) = request.headers().get(header::CONTENT_TYPE) else {
         return Err(ApiError::UnsupportedMediaType(
             "missing Content-Type; send the body as application/json".into(),
@@ -887,7 +800,7 @@ fn check_media_type(request: &Request) -> Result<(), ApiError> {
     }
 }
 
-fn body_bytes(request: &Request) -> &[u8] {
+pub(crate) fn body_bytes(request: &Request) -> &[u8] {
     match request.body() {
         Body::Empty => &[],
         Body::Text(t) => t.as_bytes(),
@@ -932,7 +845,7 @@ fn fresh_id() -> String {
     )
 }
 
-fn client_id(request: &Request) -> Option<String> {
+pub(crate) fn client_id(request: &Request) -> Option<String> {
     match request.request_context() {
         RequestContext::ApiGatewayV1(ctx) => ctx.identity.api_key_id.filter(|s| !s.is_empty()),
         #[allow(unreachable_patterns)]

@@ -20,11 +20,13 @@
 //! - [`input`]: submit-time validation with the job bounds, and running a stored input through
 //!   the intent.
 //! - [`service`]: submit and status, as the jobs function serves them.
+//! - [`http`]: the jobs routes at the HTTP boundary (202, `Location`, `Retry-After`).
 //! - [`worker`]: the worker's per-message logic, the batch handler and the dead-letter handler.
 //! - [`config`]: the jobs settings read from the environment.
 
 pub mod config;
 pub mod dynamo;
+pub mod http;
 pub mod input;
 pub mod memory;
 pub mod payload;
