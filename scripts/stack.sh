@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The local stack: DynamoDB Local with the template's tables, and the local API serving every
+# The local stack: DynamoDB Local with the template's tables, moto (SQS and S3) with the job
+# queues and bucket, and the local API serving every
 # route in front of the real function binaries, on the provider the environment names
 # (INTENT_PROVIDER and its settings, passed through to the functions; embedded by default).
 #
 #   scripts/stack.sh run   [--port 3000] [--release]   foreground; Ctrl-C stops everything
-#   scripts/stack.sh start DIR [--port N] [--release]  background; writes DIR/api_url, DIR/dynamodb_url, DIR/env
+#   scripts/stack.sh start DIR [--port N] [--release]  background; writes DIR/api_url, DIR/dynamodb_url, DIR/moto_url, DIR/env
 #   scripts/stack.sh stop  DIR                         stops what `start DIR` started
 set -euo pipefail
 
@@ -45,7 +46,7 @@ done
 
 stop_state() {
   local dir="$1"
-  for f in api.pid dynamodb.pid; do
+  for f in api.pid dynamodb.pid moto.pid; do
     if [ -f "$dir/$f" ]; then
       kill "$(cat "$dir/$f")" 2>/dev/null || true
       rm -f "$dir/$f"
@@ -72,6 +73,20 @@ start_stack() { # state-dir port
   "$TOOLS/venv/bin/python" "$ROOT/scripts/local_tables.py" "$ROOT/template.yaml" "$ddb_url" \
     || die "could not create the tables in DynamoDB Local"
 
+  # SQS and S3 for background jobs: moto on one loopback port, the queues and bucket of the
+  # template. The local API polls the job queue itself, as Lambda's event source mapping does.
+  local moto="${MOTO_SERVER:-$TOOLS/venv-moto/bin/moto_server}"
+  [ -x "$moto" ] || die "moto_server is missing at $moto; run scripts/setup.sh"
+  local moto_port; moto_port="$(free_port)"
+  "$moto" -H 127.0.0.1 -p "$moto_port" >"$dir/moto.log" 2>&1 &
+  echo $! >"$dir/moto.pid"
+  wait_port 127.0.0.1 "$moto_port" 60 || die "moto did not start; see $dir/moto.log"
+  local moto_url="http://127.0.0.1:$moto_port"
+  local jobs_env
+  jobs_env="$("$TOOLS/venv/bin/python" "$ROOT/scripts/local_jobs.py" "$ROOT/template.yaml" "$moto_url")" \
+    || die "could not create the job queues and bucket in moto"
+  echo "$moto_url" >"$dir/moto_url"
+
   # DynamoDB Local accepts any credentials. Real ones (a profile, SSO, keys) are left alone, so
   # that INTENT_PROVIDER=bedrock can reach Bedrock with them; placeholders only when there are none.
   local creds=""
@@ -84,6 +99,9 @@ export AWS_REGION=${AWS_REGION:-${AWS_DEFAULT_REGION:-us-east-1}}
 $creds
 export REQUEST_LOG_TABLE=RequestLogTable
 export FEEDBACK_TABLE=FeedbackTable
+export AWS_ENDPOINT_URL_SQS=$moto_url
+export AWS_ENDPOINT_URL_S3=$moto_url
+$jobs_env
 export MODEL_DIR=$TOOLS/model/all-MiniLM-L6-v2
 export RUST_LOG=\${RUST_LOG:-info}
 ENV

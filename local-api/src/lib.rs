@@ -9,6 +9,8 @@
 //!   supervision.
 //! - [`gateway`]: the HTTP front: routing with the shared route table, event construction,
 //!   response translation, API Gateway's own limits and errors (10 MB, 29 s, 502 on a crash).
+//! - [`sqs`]: the SQS event source mapping of the job worker (batches, partial batch failures;
+//!   the queue server does visibility timeouts and the redrive to the dead-letter queue).
 //! - [`stream`]: a streamed response between the emulator and the gateway (bounded, chunk by
 //!   chunk, with an explicit complete / failed / abandoned end).
 //! - [`streamed`]: API Gateway's handling of a streamed response: the metadata prelude, the
@@ -16,6 +18,7 @@
 
 pub mod gateway;
 pub mod runtime;
+pub mod sqs;
 pub mod stream;
 pub mod streamed;
 

@@ -63,6 +63,8 @@ fn function_env() -> Vec<(String, String)> {
                 || k.starts_with("OPENAI_")
                 || k.starts_with("PROVIDER_")
                 || k.ends_with("_TABLE")
+                // Background jobs: JOB_QUEUE_URL, JOB_BUCKET, JOB_TTL_DAYS, JOB_LEASE_SECONDS...
+                || k.starts_with("JOB_")
                 || k == "PATH"
                 || k == "HOME"
         })
@@ -72,12 +74,51 @@ fn function_env() -> Vec<(String, String)> {
     env
 }
 
+/// The worker's two event sources, as `template.yaml` declares them: the job queue (batches of
+/// 5, one poller per worker process) and the dead-letter queue (batches of 10). `JOB_QUEUE_URL`,
+/// `JOB_QUEUE_ARN`, `JOB_DLQ_URL` and `JOB_DLQ_ARN` name them (`scripts/stack.sh` sets them).
+async fn start_job_event_sources(workers: Vec<Arc<FunctionHost>>) -> anyhow::Result<()> {
+    let var = |name: &str| {
+        std::env::var(name).with_context(|| format!("{name} is required with JOB_QUEUE_URL"))
+    };
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
+    let client = local_api::sqs::client().await;
+    let mut sources: Vec<(String, String, i32, Arc<FunctionHost>)> = workers
+        .iter()
+        .map(|w| Ok((var("JOB_QUEUE_URL")?, var("JOB_QUEUE_ARN")?, 5, w.clone())))
+        .collect::<anyhow::Result<_>>()?;
+    if let Some(first) = workers.first() {
+        sources.push((var("JOB_DLQ_URL")?, var("JOB_DLQ_ARN")?, 10, first.clone()));
+    }
+    for (url, arn, batch_size, worker) in sources {
+        let source = local_api::sqs::EventSource {
+            queue_url: url,
+            queue_arn: arn,
+            batch_size,
+            region: region.clone(),
+        };
+        tokio::spawn(source.run(client.clone(), worker));
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let env = function_env();
     let mut functions = HashMap::new();
-    for f in Function::ALL {
+    // The jobs functions need a queue and a bucket (an SQS/S3-compatible server); without
+    // JOB_QUEUE_URL they are not started and the jobs routes answer 500.
+    let jobs_configured = std::env::var_os("JOB_QUEUE_URL").is_some();
+    if !jobs_configured {
+        eprintln!(
+            "JOB_QUEUE_URL is not set: /v1/jobs is not served (the jobs functions need a queue)"
+        );
+    }
+    let hosted = Function::ALL
+        .into_iter()
+        .filter(|f| jobs_configured || !matches!(f, Function::Jobs | Function::JobWorker));
+    for f in hosted {
         // A streaming function runs as long as its template timeout allows (the gateway bounds
         // the stream itself); the others get API Gateway's 29 s.
         let timeout = if f.streams() {
@@ -101,6 +142,32 @@ async fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", args.port))
         .await
         .with_context(|| format!("port {} is in use; pick another with --port", args.port))?;
+    // Lambda runs a queue's batches in parallel environments (up to MaximumConcurrency): so do
+    // we, with JOB_WORKER_CONCURRENCY worker processes (default 2), each polling the job queue.
+    let mut extra_workers = Vec::new();
+    if jobs_configured && let Some(worker) = functions.get(&Function::JobWorker) {
+        let concurrency: usize = std::env::var("JOB_WORKER_CONCURRENCY")
+            .ok()
+            .map(|v| v.parse().context("JOB_WORKER_CONCURRENCY must be a number"))
+            .transpose()?
+            .unwrap_or(2)
+            .clamp(1, 16);
+        let mut workers = vec![worker.clone()];
+        for i in 2..=concurrency {
+            let host = FunctionHost::bind(
+                &format!("{}-{i}", Function::JobWorker.binary()),
+                args.bin_dir.join(Function::JobWorker.binary()),
+                env.clone(),
+                Duration::from_secs(29),
+            )
+            .await?;
+            host.start().await?;
+            host.wait_ready(Duration::from_secs(60)).await?;
+            workers.push(host.clone());
+            extra_workers.push(host);
+        }
+        start_job_event_sources(workers).await?;
+    }
     let gateway = Arc::new(Gateway {
         stage: args.stage,
         functions,
@@ -108,11 +175,14 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "local API listening on http://127.0.0.1:{} ({} functions ready)",
         args.port,
-        Function::ALL.len()
+        gateway.functions.len()
     );
     tokio::select! {
         _ = gateway.clone().serve(listener) => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+    for host in &extra_workers {
+        host.stop().await;
     }
     for host in gateway.functions.values() {
         host.stop().await;

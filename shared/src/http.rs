@@ -51,6 +51,8 @@ pub struct App {
     pub request_log: Arc<dyn RequestLog>,
     /// Present in the feedback function only.
     pub feedback: Option<Arc<dyn FeedbackStore>>,
+    /// Present in the jobs function only.
+    pub jobs: Option<Arc<crate::jobs::service::Jobs>>,
     pub log_settings: LogSettings,
     /// `MODEL_DIR`, for [`App::with_intent_provider`].
     pub model_dir: Option<PathBuf>,
@@ -121,6 +123,14 @@ impl App {
         } else {
             None
         };
+        let jobs = if function == Function::Jobs {
+            Some(Arc::new(crate::jobs::http::jobs_from_env(
+                clients.clone(),
+                config.generative.is_some(),
+            )?))
+        } else {
+            None
+        };
         let embedded_answers = config.generative.is_none() || config.fallback_to_embedded;
         if function.uses_model() && embedded_answers && config.model_dir.is_none() {
             tracing::warn!(
@@ -141,6 +151,7 @@ impl App {
                 config.request_log_table.clone(),
             )),
             feedback,
+            jobs,
             log_settings: LogSettings {
                 ttl_days: config.request_log_ttl_days,
                 budget: config.request_log_budget,
@@ -206,6 +217,14 @@ impl App {
             provider: Some(Arc::new(EmbeddedProvider::new())),
             request_log: Arc::new(MemoryRequestLog::default()),
             feedback: Some(Arc::new(MemoryFeedbackStore::default())),
+            jobs: Some(Arc::new(crate::jobs::service::Jobs {
+                store: Arc::new(crate::jobs::memory::MemoryJobStore::default()),
+                queue: Arc::new(crate::jobs::memory::MemoryQueue::default()),
+                payloads: Arc::new(crate::jobs::memory::MemoryPayloads::default()),
+                ttl_days: crate::contract::limits::JOB_DEFAULT_TTL_DAYS,
+                inline_max: crate::jobs::payload::INLINE_MAX_BYTES,
+                generative: false,
+            })),
             log_settings: LogSettings::default(),
             model_dir: None,
             provider_config: ProviderConfig::default(),
@@ -516,7 +535,26 @@ async fn dispatch(
         ))),
         Operation::OpenApi => crate::openapi::document_response(),
         Operation::DocsPage => crate::openapi::docs_page_response(),
+        Operation::SubmitJob => {
+            crate::jobs::http::submit(jobs(app)?, request, request_id, started).await
+        }
+        Operation::GetJob => {
+            let id = params
+                .iter()
+                .find(|(k, _)| *k == "job_id")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default();
+            crate::jobs::http::get(jobs(app)?, id, request_id, started).await
+        }
     }
+}
+
+fn jobs(app: &App) -> Result<&crate::jobs::service::Jobs, ApiError> {
+    app.jobs.as_deref().ok_or_else(|| {
+        ApiError::Unexpected(anyhow::anyhow!(
+            "jobs route reached a function without the jobs table"
+        ))
+    })
 }
 
 fn feedback_store(app: &App) -> Result<&dyn FeedbackStore, ApiError> {
@@ -528,7 +566,7 @@ fn feedback_store(app: &App) -> Result<&dyn FeedbackStore, ApiError> {
 }
 
 /// The envelope for routes that use no model: `meta.provider` and `meta.model` are `none`.
-fn plain_envelope<T: Serialize>(
+pub(crate) fn plain_envelope<T: Serialize>(
     status: StatusCode,
     result: T,
     request_id: &str,
@@ -568,7 +606,16 @@ fn envelope_response<T: Serialize>(
     request_id: &str,
     started: Instant,
 ) -> Response<Body> {
-    let envelope = Envelope {
+    json_response(status, &envelope(outcome, request_id, started))
+}
+
+/// The success body of an intent: its result plus `meta`. The job worker stores exactly this.
+pub(crate) fn envelope<T: Serialize>(
+    outcome: Outcome<T>,
+    request_id: &str,
+    started: Instant,
+) -> Envelope<T> {
+    Envelope {
         result: outcome.result,
         meta: Meta {
             request_id: request_id.to_owned(),
@@ -580,8 +627,7 @@ fn envelope_response<T: Serialize>(
             fallback_reason: outcome.fallback_reason.map(str::to_owned),
             latency_ms: started.elapsed().as_millis() as u64,
         },
-    };
-    json_response(status, &envelope)
+    }
 }
 
 async fn health(app: &App) -> Response<Body> {
@@ -768,7 +814,7 @@ where
     }
 }
 
-fn check_media_type(request: &Request) -> Result<(), ApiError> {
+pub(crate) fn check_media_type(request: &Request) -> Result<(), ApiError> {
     let Some(value) = request.headers().get(header::CONTENT_TYPE) else {
         return Err(ApiError::UnsupportedMediaType(
             "missing Content-Type; send the body as application/json".into(),

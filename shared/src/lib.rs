@@ -16,6 +16,8 @@
 //! - [`provider`]: the `Provider` port and its implementations (`embedded` is the default).
 //! - [`engine`]: the classic IR/NLP engine (sentences, BM25, TextRank/MMR, typed extractors).
 //! - [`embed`]: the sentence-embedding port and all-MiniLM-L6-v2 running in-process on candle.
+//! - [`jobs`]: background jobs: submit and status, the jobs table, the queue, payloads in S3,
+//!   and the worker that runs them.
 //! - [`store`]: the request log and feedback stores (DynamoDB, and in-memory for tests).
 //! - [`streaming`]: the streamed summary (`text/event-stream` from a response-streaming Lambda).
 //! - [`after_response`]: the internal Lambda extension that finishes request-log writes after the
@@ -31,6 +33,7 @@ pub mod embed;
 pub mod engine;
 pub mod http;
 pub mod intents;
+pub mod jobs;
 pub mod observability;
 pub mod openapi;
 pub mod problem;

@@ -31,7 +31,10 @@ use crate::contract::classify::{ClassifyRequest, ClassifyResponse};
 use crate::contract::extract::{ExtractRequest, ExtractResponse};
 use crate::contract::feedback::{FeedbackRequest, FeedbackResponse, GetFeedbackResponse};
 use crate::contract::health::HealthResponse;
-use crate::contract::limits::{ID_PATTERN, MAX_BODY_BYTES};
+use crate::contract::jobs::{JobResource, SubmitJobRequest};
+use crate::contract::limits::{
+    ID_PATTERN, JOB_IDEMPOTENCY_KEY_MAX_CHARS, JOB_MAX_BODY_BYTES, MAX_BODY_BYTES,
+};
 use crate::contract::recommend::{RecommendRequest, RecommendResponse};
 use crate::contract::score::{ScoreRequest, ScoreResponse};
 use crate::contract::summarize::{SummarizeRequest, SummarizeResponse};
@@ -368,6 +371,45 @@ fn operation_doc(op: Operation) -> OperationDoc {
             errors: &[404, 405, 429, 500],
             api_key: false,
         },
+        Operation::SubmitJob => OperationDoc {
+            operation_id: "submitJob",
+            summary: "Run an intent as a background job",
+            description: "Accepts any intent's input as a job and answers `202` at once, with \
+                 `Location` (the job's URL) and `Retry-After` (when to poll). `input` is the body \
+                 the intent's synchronous route takes and is validated now, with the same rules \
+                 (a 422 with pointers into `/input/...`), except the larger job bounds: text up to \
+                 1,000,000 characters (classify: 200,000), up to 5,000 documents (score, and \
+                 `top_k`) or items (recommend), a body of at most 5 MiB.\n\n\
+                 **Idempotency** (IETF `Idempotency-Key` draft): send a unique \
+                 `Idempotency-Key` header and retry freely: the same key with the same body \
+                 returns the original job (same id, run once); the same key with a different body \
+                 is a 422 (`idempotency-key-reused`). Keys expire with their job. Without the \
+                 header every submit is a new job.\n\n\
+                 A 503 means the job could not be queued: retry with the same key to resume it.",
+            tag: "jobs",
+            request: Some("SubmitJobRequest"),
+            success: vec![(
+                202,
+                "Accepted: the job resource, `queued`.",
+                envelope_ref("JobResource"),
+            )],
+            errors: &[400, 403, 404, 405, 413, 415, 422, 429, 500, 503],
+            api_key: true,
+        },
+        Operation::GetJob => OperationDoc {
+            operation_id: "getJob",
+            summary: "Read a job's status and result",
+            description: "`queued`, `running`, `succeeded` or `failed`, with timestamps and the \
+                 number of attempts. When `succeeded`, `result` is exactly the body the intent's \
+                 synchronous route returns (with `meta`; `meta.request_id` is the job id); when \
+                 `failed`, `error` is a problem document. While the job is pending the answer \
+                 carries `Retry-After`. Unknown or expired jobs are 404.",
+            tag: "jobs",
+            request: None,
+            success: vec![(200, "The job.", envelope_ref("JobResource"))],
+            errors: &[403, 404, 405, 429, 500, 503],
+            api_key: true,
+        },
     }
 }
 
@@ -387,18 +429,29 @@ fn envelope_name(result: &str) -> String {
 
 fn problem_description(status: u16, op: Operation) -> &'static str {
     match (status, op) {
+        (400, Operation::SubmitJob) => {
+            "Malformed JSON (a syntax error, trailing data, or an empty body), or an \
+             `Idempotency-Key` that is not 1–255 printable ASCII characters."
+        }
         (400, _) => "Malformed JSON: a syntax error, trailing data, or an empty body.",
         (403, _) => "Missing or invalid `x-api-key` (answered by API Gateway).",
         (404, Operation::GetFeedback) => "No feedback was given for this request id.",
+        (404, Operation::GetJob) => "No such job: it never existed or has expired.",
         (404, _) => "No such route (or the route is deployed to another function).",
         (405, _) => "Method not allowed on this path; the `Allow` header lists the allowed ones.",
         (409, _) => {
             "Feedback with a different payload was already stored for this request id; the \
              stored one is kept."
         }
+        (413, Operation::SubmitJob) => "The body is larger than 5 MiB.",
         (413, _) => "The body is larger than 512 KiB.",
         (415, _) => "The body is not `application/json` (UTF-8).",
         (422, Operation::GetFeedback) => "The request id is not a valid id.",
+        (422, Operation::SubmitJob) => {
+            "The body does not follow the contract (`errors` lists every invalid value, with \
+             pointers into `/input/...` for the intent's input), or the `Idempotency-Key` was \
+             used before with a different body (type `idempotency-key-reused`)."
+        }
         (422, _) => {
             "The body does not follow the contract: `errors` lists every invalid value with a \
              JSON pointer, a stable `code` and a message."
@@ -416,6 +469,10 @@ fn problem_description(status: u16, op: Operation) -> &'static str {
              `provider-refused` (the model, a content filter or a guardrail declined)."
         }
         (503, Operation::Health) => "A required dependency is down.",
+        (503, Operation::SubmitJob) => {
+            "The job could not be stored or queued. Retry after `Retry-After` seconds with the \
+             same `Idempotency-Key` to resume the same job."
+        }
         (503, _) => {
             "A dependency is unavailable; nothing was changed. Retry after `Retry-After` seconds."
         }
@@ -446,11 +503,33 @@ fn responses(doc: &OperationDoc, op: Operation) -> Value {
             Operation::SummarizeStream => "text/event-stream",
             _ => "application/json",
         };
+        let mut headers = Map::new();
+        headers.insert("x-request-id".into(), request_id_header());
+        if op == Operation::SubmitJob {
+            headers.insert(
+                "Location".into(),
+                header(
+                    "The job's URL (`/v1/jobs/{job_id}`, under the path prefix the request used).",
+                    json!({ "type": "string" }),
+                ),
+            );
+        }
+        if matches!(op, Operation::SubmitJob | Operation::GetJob) {
+            headers.insert(
+                "Retry-After".into(),
+                json!({
+                    "description": "While the job is `queued` or `running`: seconds to wait \
+                        before polling again. Absent once it has finished.",
+                    "required": op == Operation::SubmitJob,
+                    "schema": { "type": "integer", "minimum": 1 }
+                }),
+            );
+        }
         out.insert(
             status.to_string(),
             json!({
                 "description": description,
-                "headers": { "x-request-id": request_id_header() },
+                "headers": headers,
                 "content": { media: { "schema": schema } }
             }),
         );
@@ -517,12 +596,19 @@ fn operation(route: &Route) -> Value {
         )),
     );
     op.insert("tags".into(), json!([doc.tag]));
-    let params: Vec<Value> = route
+    let mut params: Vec<Value> = route
         .path
         .split('/')
         .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .map(|name| {
-            json!({
+        .map(|name| match name {
+            "job_id" => json!({
+                "name": name,
+                "in": "path",
+                "required": true,
+                "description": "The `job_id` that the submit returned.",
+                "schema": { "type": "string", "minLength": 1, "maxLength": 128 }
+            }),
+            _ => json!({
                 "name": name,
                 "in": "path",
                 "required": true,
@@ -530,9 +616,21 @@ fn operation(route: &Route) -> Value {
                 "schema": {
                     "type": "string", "minLength": 1, "maxLength": 128, "pattern": ID_PATTERN
                 }
-            })
+            }),
         })
         .collect();
+    if route.operation == Operation::SubmitJob {
+        params.push(json!({
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": false,
+            "description": "A unique key per logical request (a UUID, say): retries with the same \
+                key and body return the original job. Keys expire with their job.",
+            "schema": {
+                "type": "string", "minLength": 1, "maxLength": JOB_IDEMPOTENCY_KEY_MAX_CHARS
+            }
+        }));
+    }
     if !params.is_empty() {
         op.insert("parameters".into(), Value::Array(params));
     }
@@ -541,7 +639,11 @@ fn operation(route: &Route) -> Value {
             "requestBody".into(),
             json!({
                 "required": true,
-                "description": format!("At most {} KiB of JSON.", MAX_BODY_BYTES / 1024),
+                "description": if route.operation == Operation::SubmitJob {
+                    format!("At most {} MiB of JSON.", JOB_MAX_BODY_BYTES / (1024 * 1024))
+                } else {
+                    format!("At most {} KiB of JSON.", MAX_BODY_BYTES / 1024)
+                },
                 "content": { "application/json": { "schema": schema_ref(request) } }
             }),
         );
@@ -580,6 +682,8 @@ fn component_schemas() -> Map<String, Value> {
     add_schema::<FeedbackResponse>(&mut derived);
     add_schema::<GetFeedbackResponse>(&mut derived);
     add_schema::<HealthResponse>(&mut derived);
+    add_schema::<SubmitJobRequest>(&mut derived);
+    add_schema::<JobResource>(&mut derived);
     add_schema::<Meta>(&mut derived);
     add_schema::<crate::streaming::events::StreamStart>(&mut derived);
     add_schema::<crate::streaming::events::StreamDelta>(&mut derived);
@@ -604,6 +708,7 @@ fn component_schemas() -> Map<String, Value> {
         "ScoreResponse",
         "FeedbackResponse",
         "GetFeedbackResponse",
+        "JobResource",
     ] {
         let Some(Value::Object(mut envelope)) = schemas.get(result).cloned() else {
             continue;
@@ -709,6 +814,10 @@ pub fn document() -> Value {
         ("recommend", "Ranking of candidate items for a profile."),
         ("score", "Relevance scoring and reranking."),
         ("feedback", "Feedback on earlier responses, stored durably."),
+        (
+            "jobs",
+            "Any intent as a background job: submit (202), poll, result.",
+        ),
         ("operations", "Health, this document and the docs page."),
     ]
     .into_iter()

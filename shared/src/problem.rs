@@ -52,6 +52,20 @@ pub enum ApiError {
     },
     #[error("the model did not answer in time")]
     ProviderTimeout,
+    /// A request header has a value the API cannot use.
+    #[error("the {name} header {message}")]
+    InvalidHeader { name: &'static str, message: String },
+    /// An `Idempotency-Key` sent again with a different body (IETF idempotency-key draft: 422).
+    #[error(
+        "this Idempotency-Key was already used with a different request body; use a new key for \
+         a new request"
+    )]
+    IdempotencyKeyReused,
+    #[error("no job {0}: it never existed or has expired")]
+    JobNotFound(String),
+    /// A background job that could not be completed (it is `failed` with this error).
+    #[error("{0}")]
+    JobAbandoned(String),
     /// Anything unexpected. Its chain is logged, never shown.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -93,6 +107,10 @@ impl ApiError {
             | ApiError::ProviderRefused(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::ProviderTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::InvalidHeader { .. } => StatusCode::BAD_REQUEST,
+            ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::JobNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::JobAbandoned(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -115,6 +133,10 @@ impl ApiError {
             ApiError::ProviderRefused(_) => "provider-refused",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::ProviderTimeout => "provider-timeout",
+            ApiError::InvalidHeader { .. } => "invalid-header",
+            ApiError::IdempotencyKeyReused => "idempotency-key-reused",
+            ApiError::JobNotFound(_) => "job-not-found",
+            ApiError::JobAbandoned(_) => "job-abandoned",
             ApiError::Unexpected(_) => "internal",
         }
     }
@@ -136,6 +158,10 @@ impl ApiError {
             ApiError::ProviderRefused(_) => "Model refused",
             ApiError::Unavailable { .. } => "Service unavailable",
             ApiError::ProviderTimeout => "Model timeout",
+            ApiError::InvalidHeader { .. } => "Invalid header",
+            ApiError::IdempotencyKeyReused => "Idempotency key reused",
+            ApiError::JobNotFound(_) => "Job not found",
+            ApiError::JobAbandoned(_) => "Job not completed",
             ApiError::Unexpected(_) => "Internal server error",
         }
     }

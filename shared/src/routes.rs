@@ -19,6 +19,8 @@ pub enum Operation {
     GetFeedback,
     OpenApi,
     DocsPage,
+    SubmitJob,
+    GetJob,
 }
 
 /// The Lambda functions, one per crate under `functions/`.
@@ -34,10 +36,14 @@ pub enum Function {
     Health,
     Feedback,
     Docs,
+    /// `POST /v1/jobs`, `GET /v1/jobs/{job_id}`.
+    Jobs,
+    /// The job queue's consumer: not an HTTP function (no route), invoked by SQS.
+    JobWorker,
 }
 
 impl Function {
-    pub const ALL: [Function; 9] = [
+    pub const ALL: [Function; 11] = [
         Function::Summarize,
         Function::SummarizeStream,
         Function::Classify,
@@ -47,6 +53,8 @@ impl Function {
         Function::Health,
         Function::Feedback,
         Function::Docs,
+        Function::Jobs,
+        Function::JobWorker,
     ];
 
     /// Crate and binary name under `functions/`.
@@ -61,6 +69,8 @@ impl Function {
             Function::Health => "health",
             Function::Feedback => "feedback",
             Function::Docs => "docs",
+            Function::Jobs => "jobs",
+            Function::JobWorker => "job-worker",
         }
     }
 
@@ -76,6 +86,8 @@ impl Function {
             Function::Health => "HealthFunction",
             Function::Feedback => "FeedbackFunction",
             Function::Docs => "DocsFunction",
+            Function::Jobs => "JobsFunction",
+            Function::JobWorker => "JobWorkerFunction",
         }
     }
 
@@ -94,12 +106,19 @@ impl Function {
                 | Function::Extract
                 | Function::Recommend
                 | Function::Score
+                | Function::JobWorker
         )
     }
 
     /// Whether this function answers with a streamed body (Lambda response streaming).
     pub fn streams(self) -> bool {
         self == Function::SummarizeStream
+    }
+
+    /// Whether API Gateway invokes this function (it serves routes). The job worker is invoked
+    /// by the SQS event source mapping instead.
+    pub fn is_http(self) -> bool {
+        self != Function::JobWorker
     }
 
     /// Whether this function answers requests that match no route (API Gateway sends
@@ -191,6 +210,18 @@ pub const ROUTES: &[Route] = &[
         path: "/docs",
         operation: Operation::DocsPage,
         function: Function::Docs,
+    },
+    Route {
+        method: "POST",
+        path: "/v1/jobs",
+        operation: Operation::SubmitJob,
+        function: Function::Jobs,
+    },
+    Route {
+        method: "GET",
+        path: "/v1/jobs/{job_id}",
+        operation: Operation::GetJob,
+        function: Function::Jobs,
     },
 ];
 
@@ -288,8 +319,9 @@ mod tests {
     }
 
     #[test]
-    fn every_function_has_a_route() {
-        for f in Function::ALL {
+    fn every_http_function_has_a_route_and_the_worker_none() {
+        assert!(!ROUTES.iter().any(|r| r.function == Function::JobWorker));
+        for f in Function::ALL.into_iter().filter(|f| f.is_http()) {
             assert!(ROUTES.iter().any(|r| r.function == f), "{f} has no route");
         }
     }

@@ -492,9 +492,21 @@ fn check_success(
                 truncate(&got.body)
             )),
         },
+        // A submit (202): the job resource, `queued`, nothing run yet.
+        Function::Jobs => {
+            let job = decoded!(shared::contract::jobs::JobResource);
+            if job.status != shared::contract::jobs::JobStatus::Queued
+                || job.attempts != 0
+                || job.result.is_some()
+                || job.error.is_some()
+                || job.job_id.len() != 36
+            {
+                out.push(format!("not a fresh queued job: {}", truncate(&got.body)));
+            }
+        }
         // Their fixtures and response checks belong to other suites (the streaming route's events
         // are checked by `tests/streaming`).
-        Function::Feedback | Function::Docs | Function::SummarizeStream => {
+        Function::Feedback | Function::Docs | Function::JobWorker | Function::SummarizeStream => {
             out.push(format!("no success checks are written for {function} yet"));
         }
     }
@@ -913,13 +925,14 @@ fn every_fixture_has_an_expectation_and_every_expectation_a_fixture() {
 }
 
 /// The functions whose fixtures this suite owns (feedback and docs come with their own).
-const FIXTURE_FUNCTIONS: [Function; 6] = [
+const FIXTURE_FUNCTIONS: [Function; 7] = [
     Function::Summarize,
     Function::Classify,
     Function::Extract,
     Function::Recommend,
     Function::Score,
     Function::Health,
+    Function::Jobs,
 ];
 
 #[test]
@@ -994,6 +1007,11 @@ async fn score_fixtures_get_their_expected_responses() {
 #[tokio::test]
 async fn health_fixtures_get_their_expected_responses() {
     check_group(Function::Health).await;
+}
+
+#[tokio::test]
+async fn jobs_fixtures_get_their_expected_responses() {
+    check_group(Function::Jobs).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1305,9 +1323,12 @@ fn padded_body(function: Function, size: usize) -> String {
         Function::Score => {
             json!({ "query": "trail", "documents": [{ "id": "a", "text": "trail" }] })
         }
-        Function::Health | Function::Feedback | Function::Docs | Function::SummarizeStream => {
-            json!({})
-        }
+        Function::Health
+        | Function::Feedback
+        | Function::Docs
+        | Function::Jobs
+        | Function::JobWorker
+        | Function::SummarizeStream => json!({}),
     }
     .to_string();
     format!("{body}{}", " ".repeat(size.saturating_sub(body.len())))

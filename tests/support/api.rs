@@ -106,10 +106,24 @@ impl LocalApi {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> anyhow::Result<Reply> {
+        self.call_with(method, path, body, &[]).await
+    }
+
+    /// [`LocalApi::call`] with extra request headers.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Reply> {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.url))
             .header("x-api-key", "test-key");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         let payload = match body {
             Some(b) => {
                 request = request.header("content-type", "application/json");

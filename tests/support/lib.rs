@@ -6,6 +6,7 @@
 //! - [`api`]: the local API (real function binaries behind the Runtime API emulator) as a child
 //!   process, and a small HTTP client for it.
 //! - [`event`]: API Gateway REST event builders for inputs no fixture holds.
+//! - [`moto`]: moto as the local SQS and S3 of background jobs, with the template's queues.
 //! - [`fault_proxy`]: an HTTP proxy in front of DynamoDB Local that injects throttling, 500s,
 //!   delays and lost responses.
 //! - [`token_upstream`]: an OpenAI-compatible server that writes its answer token by token.
@@ -13,6 +14,7 @@
 pub mod api;
 pub mod dynamodb;
 pub mod fault_proxy;
+pub mod moto;
 pub mod token_upstream;
 
 /// API Gateway event builders, shared with the handler suite (which owns the file).

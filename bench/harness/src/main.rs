@@ -489,7 +489,12 @@ async fn http_section(a: &Args, progress: &Progress) -> anyhow::Result<Value> {
     let env = base_env(a);
     let mut functions = HashMap::new();
     let mut missing = Vec::new();
-    for f in Function::ALL {
+    // The jobs functions need a queue and a bucket; they are measured only when configured.
+    let jobs_configured = std::env::var_os("JOB_QUEUE_URL").is_some();
+    for f in Function::ALL
+        .into_iter()
+        .filter(|f| jobs_configured || !matches!(f, Function::Jobs | Function::JobWorker))
+    {
         let binary = a.bin_dir.join(f.binary());
         if !binary.is_file() {
             missing.push(f.binary());

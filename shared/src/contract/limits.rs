@@ -55,3 +55,24 @@ pub const ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$";
 /// Tags on recommend items.
 pub const MAX_TAGS: u64 = 20;
 pub const MAX_TAG_CHARS: u64 = 50;
+
+// Background jobs (`POST /v1/jobs`). A job's input is the body of the synchronous route with the
+// same rules, except these larger bounds: the work runs in the worker, outside API Gateway's 29 s.
+
+/// Jobs: largest submit body, in bytes. API Gateway accepts 10 MB, but Lambda's synchronous
+/// invocation payload (the API Gateway event around the body) is limited to 6 MB.
+pub const JOB_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+/// Jobs: summarize document length, in characters.
+pub const JOB_SUMMARIZE_MAX_TEXT_CHARS: u64 = 1_000_000;
+/// Jobs: classify message length, in characters.
+pub const JOB_CLASSIFY_MAX_TEXT_CHARS: u64 = 200_000;
+/// Jobs: extract document length, in characters.
+pub const JOB_EXTRACT_MAX_TEXT_CHARS: u64 = 1_000_000;
+/// Jobs: recommend candidate items.
+pub const JOB_RECOMMEND_MAX_ITEMS: u64 = 5_000;
+/// Jobs: score documents (and the largest `top_k`).
+pub const JOB_SCORE_MAX_DOCUMENTS: u64 = 5_000;
+/// Jobs: `Idempotency-Key` header length, in characters (printable ASCII).
+pub const JOB_IDEMPOTENCY_KEY_MAX_CHARS: usize = 255;
+/// Jobs: how long a job (its status, result and idempotency key) is kept, in days, by default.
+pub const JOB_DEFAULT_TTL_DAYS: u32 = 7;

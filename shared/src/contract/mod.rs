@@ -11,12 +11,14 @@
 //! - [`common`]: the envelope, `meta`, usage, spans, and shared field validators.
 //! - one module per intent: [`summarize`], [`classify`], [`extract`], [`recommend`], [`score`].
 //! - [`health`]: the health report.
+//! - [`jobs`]: background jobs: the submit body, the job resource and its status.
 
 pub mod classify;
 pub mod common;
 pub mod extract;
 pub mod feedback;
 pub mod health;
+pub mod jobs;
 pub mod limits;
 pub mod recommend;
 pub mod score;

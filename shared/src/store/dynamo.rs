@@ -62,13 +62,13 @@ impl Clients {
 }
 
 /// Retries and timeouts of one client; the totals stay well below API Gateway's 29 s.
-struct Budget {
-    attempts: u32,
-    initial_backoff: Duration,
-    max_backoff: Duration,
-    connect: Duration,
-    attempt: Duration,
-    operation: Duration,
+pub(crate) struct Budget {
+    pub(crate) attempts: u32,
+    pub(crate) initial_backoff: Duration,
+    pub(crate) max_backoff: Duration,
+    pub(crate) connect: Duration,
+    pub(crate) attempt: Duration,
+    pub(crate) operation: Duration,
 }
 
 /// Feedback: 4 attempts of at most 1.5 s within 6 s, so a throttled write still lands.
@@ -93,20 +93,36 @@ const FAST: Budget = Budget {
 
 fn configured(sdk: &aws_config::SdkConfig, budget: &Budget) -> aws_sdk_dynamodb::Config {
     aws_sdk_dynamodb::config::Builder::from(sdk)
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(budget.attempts)
-                .with_initial_backoff(budget.initial_backoff)
-                .with_max_backoff(budget.max_backoff),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(budget.connect)
-                .operation_attempt_timeout(budget.attempt)
-                .operation_timeout(budget.operation)
-                .build(),
-        )
+        .retry_config(retry_config(budget))
+        .timeout_config(timeout_config(budget))
         .build()
+}
+
+fn retry_config(budget: &Budget) -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(budget.attempts)
+        .with_initial_backoff(budget.initial_backoff)
+        .with_max_backoff(budget.max_backoff)
+}
+
+fn timeout_config(budget: &Budget) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(budget.connect)
+        .operation_attempt_timeout(budget.attempt)
+        .operation_timeout(budget.operation)
+        .build()
+}
+
+/// The shared SDK configuration (standard environment, this module's HTTPS client) plus the
+/// retry and timeout settings of `budget`, for the other services' clients (SQS, S3).
+pub(crate) async fn configured_sdk(
+    budget: &Budget,
+) -> (aws_config::SdkConfig, RetryConfig, TimeoutConfig) {
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await;
+    (sdk, retry_config(budget), timeout_config(budget))
 }
 
 async fn build() -> Built {
@@ -137,8 +153,8 @@ pub fn https_client() -> SharedHttpClient {
         .build_https()
 }
 
-/// Maps an SDK failure to the store's two outcomes: retry later, or a bug.
-fn classify<E>(err: SdkError<E, HttpResponse>, what: &str) -> StoreError
+/// Maps an SDK failure (of any AWS service) to the store's two outcomes: retry later, or a bug.
+pub(crate) fn classify<E>(err: SdkError<E, HttpResponse>, what: &str) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -156,6 +172,10 @@ where
                     | "InternalServerError"
                     | "ServiceUnavailable"
                     | "TransactionConflictException"
+                    // SQS and S3 spell throttling their own way.
+                    | "RequestThrottled"
+                    | "AWS.SimpleQueueService.RequestThrottled"
+                    | "SlowDown"
             ) || service.raw().status().is_server_error();
             if retryable {
                 StoreError::Unavailable(format!("{what}: {code}"))
@@ -179,11 +199,11 @@ fn aws_display<E: std::error::Error + 'static, R: std::fmt::Debug>(err: &SdkErro
     out
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: impl ToString) -> AttributeValue {
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
@@ -276,7 +296,7 @@ impl RequestLog for DynamoRequestLog {
     }
 }
 
-async fn describe(client: &Client, table: &str) -> Result<(), StoreError> {
+pub(crate) async fn describe(client: &Client, table: &str) -> Result<(), StoreError> {
     client
         .describe_table()
         .table_name(table)
