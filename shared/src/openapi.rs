@@ -234,9 +234,15 @@ fn operation_doc(op: Operation) -> OperationDoc {
                 200,
                 "The event stream: `start`, `delta`..., then `done` or `error`.",
                 json!({
-                    "type": "string",
-                    "description": "Server-sent events. Payload schemas: StreamStart, \
-                                    StreamDelta, StreamDone, StreamError.",
+                    "type": "object",
+                    "description": "One server-sent event: its name and its `data`, one line of \
+                                    JSON whose schema depends on the name (StreamStart, \
+                                    StreamDelta, StreamDone, StreamError).",
+                    "required": ["event", "data"],
+                    "properties": {
+                        "event": {"type": "string", "enum": ["start", "delta", "done", "error"]},
+                        "data": {"type": "string", "contentMediaType": "application/json"}
+                    },
                     "x-event-schemas": {
                         "start": schema_ref("StreamStart"),
                         "delta": schema_ref("StreamDelta"),
@@ -627,7 +633,10 @@ fn operation(route: &Route) -> Value {
             "description": "A unique key per logical request (a UUID, say): retries with the same \
                 key and body return the original job. Keys expire with their job.",
             "schema": {
-                "type": "string", "minLength": 1, "maxLength": JOB_IDEMPOTENCY_KEY_MAX_CHARS
+                "type": "string", "minLength": 1, "maxLength": JOB_IDEMPOTENCY_KEY_MAX_CHARS,
+                // Printable ASCII, not starting or ending with a space (surrounding white space
+                // is trimmed, so it would not be part of the key).
+                "pattern": "^[!-~]([ -~]*[!-~])?$"
             }
         }));
     }
