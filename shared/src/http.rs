@@ -51,8 +51,10 @@ pub struct App {
     pub request_log: Arc<dyn RequestLog>,
     /// Present in the feedback function only.
     pub feedback: Option<Arc<dyn FeedbackStore>>,
-    /// Present in the jobs function only.
+    /// Present in the jobs function only (set by [`App::with_jobs`]).
     pub jobs: Option<Arc<crate::jobs::service::Jobs>>,
+    /// The DynamoDB clients of this environment, shared by every store built on them.
+    dynamo: Clients,
     pub log_settings: LogSettings,
     /// `MODEL_DIR`, for [`App::with_intent_provider`].
     pub model_dir: Option<PathBuf>,
@@ -123,14 +125,6 @@ impl App {
         } else {
             None
         };
-        let jobs = if function == Function::Jobs {
-            Some(Arc::new(crate::jobs::http::jobs_from_env(
-                clients.clone(),
-                config.generative.is_some(),
-            )?))
-        } else {
-            None
-        };
         let embedded_answers = config.generative.is_none() || config.fallback_to_embedded;
         if function.uses_model() && embedded_answers && config.model_dir.is_none() {
             tracing::warn!(
@@ -147,11 +141,12 @@ impl App {
                 timeout: config.provider_timeout,
             },
             request_log: Arc::new(DynamoRequestLog::new(
-                clients,
+                clients.clone(),
                 config.request_log_table.clone(),
             )),
             feedback,
-            jobs,
+            jobs: None,
+            dynamo: clients.clone(),
             log_settings: LogSettings {
                 ttl_days: config.request_log_ttl_days,
                 budget: config.request_log_budget,
@@ -186,6 +181,16 @@ impl App {
         Ok(self)
     }
 
+    /// The jobs function's store, queue and payload bucket, from the environment. Only the jobs
+    /// function's `main` calls this, so the SQS and S3 clients are linked into that binary alone.
+    pub fn with_jobs(mut self) -> anyhow::Result<App> {
+        self.jobs = Some(Arc::new(crate::jobs::http::jobs_from_env(
+            self.dynamo.clone(),
+            self.provider_config.generative.is_some(),
+        )?));
+        Ok(self)
+    }
+
     /// The whole cold start of an intent function: configuration, clients and the intent engine
     /// (see [`App::with_intent_provider`]). A failure is logged with its whole cause chain, then
     /// stops the cold start, so Lambda reports an init error instead of serving requests.
@@ -217,6 +222,7 @@ impl App {
             provider: Some(Arc::new(EmbeddedProvider::new())),
             request_log: Arc::new(MemoryRequestLog::default()),
             feedback: Some(Arc::new(MemoryFeedbackStore::default())),
+            dynamo: Clients::lazy(),
             jobs: Some(Arc::new(crate::jobs::service::Jobs {
                 store: Arc::new(crate::jobs::memory::MemoryJobStore::default()),
                 queue: Arc::new(crate::jobs::memory::MemoryQueue::default()),

@@ -10,9 +10,12 @@ use shared::routes::Function;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::observability::init();
-    let app = App::from_env(Function::Jobs).await.map_err(|e| {
-        tracing::error!(error = format!("{e:#}"), "cold start failed");
-        e
-    })?;
+    let app = App::from_env(Function::Jobs)
+        .await
+        .and_then(App::with_jobs)
+        .map_err(|e| {
+            tracing::error!(error = format!("{e:#}"), "cold start failed");
+            e
+        })?;
     run(app).await
 }
