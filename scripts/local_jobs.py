@@ -12,27 +12,13 @@ import os
 import sys
 
 import boto3
-import yaml
 
-
-class _Tagged(yaml.SafeLoader):
-    """Reads CloudFormation short-form intrinsics (!Ref, !GetAtt, ...) as plain values."""
-
-
-def _any_tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node)}
-    return {suffix: loader.construct_mapping(node)}
-
-
-_Tagged.add_multi_constructor("!", _any_tag)
+# Run as a script from scripts/, beside the template reader it shares with local_tables.py.
+from local_tables import load_template
 
 
 def main(template_path: str, endpoint: str) -> int:
-    with open(template_path, encoding="utf-8") as f:
-        template = yaml.load(f, Loader=_Tagged)  # noqa: S506 - SafeLoader subclass
+    template = load_template(template_path)
     resources = template["Resources"]
     redrive = resources["JobQueue"]["Properties"]["RedrivePolicy"]
     visibility = os.environ.get("LOCAL_JOB_VISIBILITY_SECONDS", "30")

@@ -30,9 +30,14 @@ def _any_tag(loader, suffix, node):
 _Tagged.add_multi_constructor("!", _any_tag)
 
 
-def main(template_path: str, endpoint: str) -> int:
+def load_template(template_path: str) -> dict:
+    """template.yaml with its intrinsics as plain values (also used by local_jobs.py)."""
     with open(template_path, encoding="utf-8") as f:
-        template = yaml.load(f, Loader=_Tagged)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(f, Loader=_Tagged)  # noqa: S506 - SafeLoader subclass
+
+
+def main(template_path: str, endpoint: str) -> int:
+    template = load_template(template_path)
     tables = {
         name: res["Properties"]
         for name, res in template["Resources"].items()
