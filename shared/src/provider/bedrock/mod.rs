@@ -146,12 +146,7 @@ impl ChatModel for BedrockChat {
             .config_override(within(remaining))
             .send();
 
-        // The backstop: whatever the SDK does with its timeout, the call ends at the deadline.
-        let output = match tokio::time::timeout_at(call.deadline.instant(), send).await {
-            Err(_elapsed) => return Err(UpstreamError::Timeout),
-            Ok(Err(err)) => return Err(errors::classify(&err)),
-            Ok(Ok(output)) => output,
-        };
+        let output = before_deadline(call.deadline, send).await?;
         answer::model_answer(&output, self.settings.output, &self.settings.model_id)
     }
 
@@ -179,11 +174,7 @@ impl ChatModel for BedrockChat {
             .config_override(within(remaining))
             .send();
 
-        let output = match tokio::time::timeout_at(call.deadline.instant(), send).await {
-            Err(_elapsed) => return Err(UpstreamError::Timeout),
-            Ok(Err(err)) => return Err(errors::classify(&err)),
-            Ok(Ok(output)) => output,
-        };
+        let output = before_deadline(call.deadline, send).await?;
         Ok(stream::text_stream(output, &self.settings.model_id))
     }
 }
@@ -197,4 +188,28 @@ fn within(remaining: Duration) -> aws_sdk_bedrockruntime::config::Builder {
             .operation_timeout(remaining)
             .build(),
     )
+}
+
+/// Awaits an SDK call with a backstop: whatever the SDK does with its own operation timeout, the
+/// call ends at the deadline; its failures are classified for the port.
+async fn before_deadline<T, E>(
+    deadline: crate::provider::Deadline,
+    send: impl std::future::Future<
+        Output = Result<
+            T,
+            aws_sdk_bedrockruntime::error::SdkError<
+                E,
+                aws_sdk_bedrockruntime::config::http::HttpResponse,
+            >,
+        >,
+    >,
+) -> Result<T, UpstreamError>
+where
+    E: aws_sdk_bedrockruntime::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match tokio::time::timeout_at(deadline.instant(), send).await {
+        Err(_elapsed) => Err(UpstreamError::Timeout),
+        Ok(Err(err)) => Err(errors::classify(&err)),
+        Ok(Ok(output)) => Ok(output),
+    }
 }
