@@ -12,6 +12,7 @@ import os
 import pathlib
 import random
 import statistics
+import subprocess
 import time
 
 import numpy as np
@@ -81,7 +82,11 @@ def main():
     p.add_argument("--cache", required=True, type=pathlib.Path)
     p.add_argument("--texts-out", required=True, type=pathlib.Path)
     p.add_argument("--out", required=True, type=pathlib.Path)
-    p.add_argument("--rust-json", type=pathlib.Path)
+    p.add_argument("--rust-json", type=pathlib.Path,
+                   help="where the project's MiniLM writes its figures and vectors")
+    p.add_argument("--rust-bin", type=pathlib.Path,
+                   help="the project's bench-embed binary: run between sentence-transformers' "
+                        "passes, one pass a round, so both see the same machine load")
     p.add_argument("--n", type=int, default=256)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--repeat", type=int, default=3)
@@ -116,10 +121,29 @@ def main():
     encode = lambda: st.encode(texts, batch_size=args.batch, normalize_embeddings=True,
                                convert_to_numpy=True, show_progress_bar=False)
     st_vectors = encode()
-    s = timed(args.repeat, encode)
+    # Side by side: each round times one sentence-transformers pass, then one pass of the
+    # project's MiniLM (its own process: a warm-up pass, then the timed one), so that load from
+    # elsewhere on the machine falls on both alike.
+    st_seconds, rust_runs = [], []
+    for _ in range(args.repeat):
+        st_seconds += timed(1, encode)
+        if args.rust_bin:
+            out = subprocess.run([str(args.rust_bin), "--model-dir", str(args.model_dir),
+                                  "--texts", str(args.texts_out), "--repeat", "1"],
+                                 check=True, capture_output=True, text=True)
+            rust_runs.append(json.loads(out.stdout))
+    s = sorted(st_seconds)
     result["sentence_transformers"] = {"load_ms": load_ms, "pass_seconds": s,
                                        "texts_per_s": len(texts) / s[len(s) // 2],
                                        "tokens_per_s": tokens / s[len(s) // 2]}
+    if rust_runs:
+        rust = rust_runs[0]
+        rust["pass_seconds"] = sorted(r["pass_seconds"][0] for r in rust_runs)
+        rust["load_ms"] = sorted(r["load_ms"] for r in rust_runs)[len(rust_runs) // 2]
+        median = rust["pass_seconds"][len(rust_runs) // 2]
+        rust["texts_per_s"] = len(texts) / median
+        rust["tokens_per_s"] = rust["tokens"] / median
+        args.rust_json.write_text(json.dumps(rust))
 
     # onnxruntime on the same weights, exported once.
     onnx_path = args.cache / "minilm.onnx"

@@ -9,10 +9,11 @@
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use serde::Deserialize;
 
 use super::kernels;
+use super::word_table::WordTable;
 
 /// The fields of a Hugging Face BERT `config.json` that the forward pass depends on; the rest
 /// (dropout rates, initialiser range, ...) only matter for training.
@@ -95,7 +96,8 @@ struct Layer {
 
 /// A loaded BERT encoder. Immutable after loading, so one instance serves every thread.
 pub(super) struct Bert {
-    word_embeddings: Tensor,
+    /// Read row by row on first use ([`WordTable`]).
+    word_embeddings: WordTable,
     position_embeddings: Tensor,
     /// `[token type 0 embedding, gamma, beta]`: single-segment inputs only ever use type 0.
     embeddings_norm: Tensor,
@@ -146,6 +148,7 @@ impl Bert {
     /// shape.
     pub fn load(
         tensors: HashMap<String, Tensor>,
+        word_embeddings: WordTable,
         config: &BertConfig,
     ) -> Result<Self, WeightError> {
         config.check()?;
@@ -157,10 +160,14 @@ impl Bert {
             move |err| format!("{what}: {err}")
         }
 
-        let word_embeddings = weights.take(
-            "embeddings.word_embeddings.weight",
-            &[config.vocab_size, hidden],
-        )?;
+        if (word_embeddings.rows(), word_embeddings.width()) != (config.vocab_size, hidden) {
+            return Err(format!(
+                "tensor embeddings.word_embeddings.weight has shape [{}, {}], expected [{}, {hidden}]",
+                word_embeddings.rows(),
+                word_embeddings.width(),
+                config.vocab_size
+            ));
+        }
         let position_embeddings = weights.take(
             "embeddings.position_embeddings.weight",
             &[config.max_position_embeddings, hidden],
@@ -221,30 +228,50 @@ impl Bert {
         })
     }
 
-    /// Hidden states of the last layer, `(batch, seq, hidden)`, for token ids `(batch, seq)` and
-    /// an attention mask of the same shape (1 for real tokens, 0 for padding).
-    pub fn forward(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-        let (batch, seq) = ids.dims2()?;
-        let hidden = self.word_embeddings.dim(1)?;
-        let device = ids.device();
+    /// Hidden states of the last layer for a batch of token sequences, packed: `ids` holds the
+    /// sequences one after another (`lengths[i]` tokens each, no padding) and the result is
+    /// `(ids.len(), hidden)`, row for row.
+    ///
+    /// Every step but attention works on single tokens, so it runs on the packed rows and no
+    /// multiplication is spent on padding; only attention lays the batch out padded to its
+    /// longest sequence (with the padding masked), because it mixes the tokens of a sequence.
+    pub fn forward(&self, ids: &[u32], lengths: &[usize]) -> candle_core::Result<Tensor> {
+        let tokens: usize = lengths.iter().sum();
+        let seq = lengths.iter().copied().max().unwrap_or(0);
+        if tokens != ids.len() || tokens == 0 || lengths.contains(&0) {
+            candle_core::bail!(
+                "{} token ids do not make {} non-empty sequences of {lengths:?} tokens",
+                ids.len(),
+                lengths.len()
+            );
+        }
         if seq > self.position_embeddings.dim(0)? {
             candle_core::bail!("sequence of {seq} tokens is longer than the position table");
         }
-
-        let words = self.word_embeddings.index_select(&ids.flatten_all()?, 0)?;
-        let positions: Vec<u32> = (0..batch).flat_map(|_| 0..seq as u32).collect();
+        let device = self.position_embeddings.device();
+        let words = self
+            .word_embeddings
+            .gather(ids)
+            .map_err(candle_core::Error::msg)?;
+        let words = Tensor::from_vec(words, (tokens, self.word_embeddings.width()), device)?;
+        let positions: Vec<u32> = lengths.iter().flat_map(|&len| 0..len as u32).collect();
         let positions = self
             .position_embeddings
-            .index_select(&Tensor::from_vec(positions, batch * seq, device)?, 0)?;
+            .index_select(&Tensor::from_vec(positions, tokens, device)?, 0)?;
         let mut xs = kernels::add_norm(&words, &positions, &self.embeddings_norm, self.eps)?;
 
         // Padding gets the most negative f32 added to its scores, as Hugging Face does, so its
         // softmax weight is exactly 0.
-        let mask_bias = ((mask.to_dtype(DType::F32)? - 1.0)? * f64::from(-f32::MIN))?;
+        let mask_bias: Vec<f32> = lengths
+            .iter()
+            .flat_map(|&len| (0..seq).map(move |s| if s < len { 0.0 } else { f32::MIN }))
+            .collect();
+        let mask_bias = Tensor::from_vec(mask_bias, (lengths.len(), seq), device)?;
+        let layout = kernels::Packing::new(lengths);
         for layer in &self.layers {
-            xs = self.layer(layer, &xs, &mask_bias, batch, seq)?;
+            xs = self.layer(layer, &xs, &mask_bias, &layout)?;
         }
-        xs.reshape((batch, seq, hidden))
+        Ok(xs)
     }
 
     fn layer(
@@ -252,20 +279,15 @@ impl Bert {
         layer: &Layer,
         xs: &Tensor,
         mask_bias: &Tensor,
-        batch: usize,
-        seq: usize,
+        layout: &kernels::Packing,
     ) -> candle_core::Result<Tensor> {
-        let hidden = xs.dim(1)?;
         let qkv = xs.matmul(&layer.qkv_weight.t()?)?;
-        let qkv = kernels::split_heads(&qkv, &layer.qkv_bias, batch, seq, self.heads)?;
+        let qkv = kernels::split_heads(&qkv, &layer.qkv_bias, layout, self.heads)?;
         let (queries, keys, values) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
         let scores = queries.matmul(&keys.t()?)?; // (batch, heads, seq, seq)
         let probs = kernels::masked_softmax(&scores, mask_bias)?;
-        let context = probs
-            .matmul(&values)? // (batch, heads, seq, head_dim)
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((batch * seq, hidden))?;
+        let context = probs.matmul(&values)?; // (batch, heads, seq, head_dim)
+        let context = kernels::merge_heads(&context, layout)?; // (tokens, hidden)
         let attended = context.matmul(&layer.out_weight.t()?)?;
         let xs = kernels::add_norm(&attended, xs, &layer.out_norm, self.eps)?;
 

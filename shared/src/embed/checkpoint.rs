@@ -68,8 +68,23 @@ fn element_size(dtype: &str) -> Option<u64> {
     }
 }
 
-/// Every F32 tensor in the safetensors file at `path`, by name, on the CPU.
-pub(super) fn read(path: &Path) -> Result<HashMap<String, Tensor>, CheckpointError> {
+/// An F32 tensor left in the file: where its data starts (from the start of the file) and its
+/// shape, for a caller that reads it piece by piece.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Deferred {
+    pub offset: u64,
+    pub shape: Vec<usize>,
+}
+
+/// What [`read`] found: the tensors it read, and the ones it was asked to leave in the file.
+pub(super) struct Checkpoint {
+    pub tensors: HashMap<String, Tensor>,
+    pub deferred: HashMap<String, Deferred>,
+}
+
+/// Every F32 tensor in the safetensors file at `path`, by name, on the CPU, except those named
+/// in `defer`, which are only located (after the same checks as the others).
+pub(super) fn read(path: &Path, defer: &[&str]) -> Result<Checkpoint, CheckpointError> {
     let file = File::open(path)?;
     let file_len = file.metadata()?.len();
     let mut reader = BufReader::with_capacity(1 << 16, file);
@@ -130,9 +145,23 @@ pub(super) fn read(path: &Path) -> Result<HashMap<String, Tensor>, CheckpointErr
         ));
     }
 
+    let data_start = 8 + header_len;
     let mut tensors = HashMap::with_capacity(entries.len());
+    let mut deferred = HashMap::new();
     for (name, entry) in entries {
         let size = entry.data_offsets[1] - entry.data_offsets[0];
+        if entry.dtype == "F32" && defer.contains(&name.as_str()) {
+            // The offsets were checked to lie inside the file above, so the skip stays in it.
+            reader.seek_relative(size as i64)?;
+            deferred.insert(
+                name,
+                Deferred {
+                    offset: data_start + entry.data_offsets[0],
+                    shape: entry.shape,
+                },
+            );
+            continue;
+        }
         if entry.dtype != "F32" {
             // Integer buffers saved with the weights (BERT's `position_ids`) are not weights.
             let skipped = std::io::copy(&mut (&mut reader).take(size), &mut std::io::sink())?;
@@ -155,7 +184,7 @@ pub(super) fn read(path: &Path) -> Result<HashMap<String, Tensor>, CheckpointErr
         };
         tensors.insert(name, tensor);
     }
-    Ok(tensors)
+    Ok(Checkpoint { tensors, deferred })
 }
 
 #[cfg(test)]
@@ -179,7 +208,7 @@ mod tests {
         values.iter().flat_map(|v| v.to_le_bytes()).collect()
     }
 
-    fn reason(result: Result<HashMap<String, Tensor>, CheckpointError>) -> String {
+    fn reason(result: Result<Checkpoint, CheckpointError>) -> String {
         match result {
             Err(CheckpointError::Corrupt(reason)) => reason,
             Err(CheckpointError::Io(err)) => panic!("expected corrupt, got io error {err}"),
@@ -194,13 +223,29 @@ mod tests {
         data.extend_from_slice(&7i64.to_le_bytes());
         data.extend_from_slice(&floats(&[3.0, 4.0, 5.0]));
         let path = write("ok", header, &data);
-        let tensors = read(&path).expect("valid checkpoint");
-        let _ = std::fs::remove_file(&path);
+        let checkpoint = read(&path, &[]).expect("valid checkpoint");
+        let tensors = checkpoint.tensors;
+        assert!(checkpoint.deferred.is_empty());
         assert_eq!(tensors.len(), 2);
         let a = tensors["a"].to_vec2::<f32>().expect("a");
         assert_eq!(a, vec![vec![1.0], vec![2.0]]);
         assert_eq!(
             tensors["b"].to_vec1::<f32>().expect("b"),
+            vec![3.0, 4.0, 5.0]
+        );
+        // Deferring "a" locates it instead: its data starts right after the header.
+        let checkpoint = read(&path, &["a"]).expect("valid checkpoint");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(checkpoint.tensors.len(), 1);
+        assert_eq!(
+            checkpoint.deferred["a"],
+            Deferred {
+                offset: 8 + header.len() as u64,
+                shape: vec![2, 1]
+            }
+        );
+        assert_eq!(
+            checkpoint.tensors["b"].to_vec1::<f32>().expect("b"),
             vec![3.0, 4.0, 5.0]
         );
     }
@@ -249,7 +294,7 @@ mod tests {
         ];
         for (name, header, data) in cases {
             let path = write(name, header, data);
-            let reason = reason(read(&path));
+            let reason = reason(read(&path, &["a"]));
             let _ = std::fs::remove_file(&path);
             assert!(!reason.is_empty(), "{name}");
         }
@@ -257,7 +302,7 @@ mod tests {
         let path =
             std::env::temp_dir().join(format!("checkpoint-{}-len.safetensors", std::process::id()));
         std::fs::write(&path, u64::MAX.to_le_bytes()).expect("writing");
-        let reason = reason(read(&path));
+        let reason = reason(read(&path, &["a"]));
         let _ = std::fs::remove_file(&path);
         assert!(reason.contains("header length"), "{reason}");
     }

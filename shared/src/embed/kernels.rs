@@ -16,7 +16,9 @@
 //! than reading out of bounds. The unit tests compare each against the same computation written
 //! with candle's ordinary ops.
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, bail};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, bail,
+};
 use rayon::prelude::*;
 
 /// Rows handed to one rayon task at least: fewer would spend more on scheduling than on work.
@@ -55,6 +57,30 @@ pub(super) fn erf(x: f32) -> f32 {
     q = x2 * q - 7.37332916720468e-03;
     q = x2 * q - 1.42647390514189e-02;
     x * p / q
+}
+
+/// `e^x` for f32 `x <= 0` (softmax arguments after the maximum is subtracted), to within 2e-7
+/// relative (tested: 5e-7 is the bound checked), Cephes' `expf` polynomial. Like [`erf`], it has no branches and no calls,
+/// so the softmax loop vectorises instead of calling libm's `expf` once per score.
+#[inline(always)]
+#[allow(clippy::excessive_precision)]
+pub(super) fn exp(x: f32) -> f32 {
+    // e^x = 2^n * e^r with n = round(x / ln 2) and |r| <= ln 2 / 2. Adding and subtracting
+    // 1.5 * 2^23 rounds to the nearest integer without a call to `roundf`.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 0.0);
+    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    // ln 2 split in two so that n * ln 2 is exact to f32 precision.
+    let r = x - n * 0.693_359_375 + n * 2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4_f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let e_r = p * r * r + r + 1.0;
+    // 2^n through the exponent bits; n is in [-126, 0] after the clamp, a normal f32.
+    e_r * f32::from_bits(((n as i32 + 127) as u32) << 23)
 }
 
 /// BERT's exact (erf) GELU, as in `torch.nn.functional.gelu` with its default `approximate="none"`.
@@ -175,13 +201,44 @@ pub(super) fn add_norm(
     xs.apply_op3_no_bwd(residual, params, &AddNorm { eps })
 }
 
-struct SplitHeads {
-    batch: usize,
+/// Where each sequence of a packed batch sits: sequence `b` is rows `starts[b]..starts[b] +
+/// lengths[b]` of the packed `(tokens, width)` activations, and position `s < seq` of the padded
+/// `(batch, heads, seq, head_dim)` layout attention uses.
+#[derive(Debug, Clone)]
+pub(super) struct Packing {
+    starts: Vec<usize>,
+    lengths: Vec<usize>,
+    tokens: usize,
     seq: usize,
+}
+
+impl Packing {
+    pub(super) fn new(lengths: &[usize]) -> Self {
+        let mut starts = Vec::with_capacity(lengths.len());
+        let mut tokens = 0;
+        for &len in lengths {
+            starts.push(tokens);
+            tokens += len;
+        }
+        Self {
+            starts,
+            lengths: lengths.to_vec(),
+            tokens,
+            seq: lengths.iter().copied().max().unwrap_or(0),
+        }
+    }
+
+    fn batch(&self) -> usize {
+        self.lengths.len()
+    }
+}
+
+struct SplitHeads<'a> {
+    packing: &'a Packing,
     heads: usize,
 }
 
-impl CustomOp2 for SplitHeads {
+impl CustomOp2 for SplitHeads<'_> {
     fn name(&self) -> &'static str {
         "split-heads"
     }
@@ -195,23 +252,26 @@ impl CustomOp2 for SplitHeads {
     ) -> Result<(CpuStorage, Shape)> {
         let qkv = f32_slice(self.name(), qkv, qkv_layout)?;
         let bias = f32_slice(self.name(), bias, bias_layout)?;
-        let Self { batch, seq, heads } = *self;
+        let (packing, heads) = (self.packing, self.heads);
+        let (batch, seq) = (packing.batch(), packing.seq);
         let width = bias.len();
         if heads == 0
             || seq == 0
             || width == 0
             || !width.is_multiple_of(3 * heads)
-            || qkv_layout.dims() != [batch * seq, width]
+            || qkv_layout.dims() != [packing.tokens, width]
         {
             bail!(
-                "split-heads: {:?} is not ({batch}*{seq}, {width}) with {heads} heads",
-                qkv_layout.dims()
+                "split-heads: {:?} is not ({}, {width}) with {heads} heads",
+                qkv_layout.dims(),
+                packing.tokens
             )
         }
         let head_dim = width / (3 * heads);
-        // Output row (part, b, h, s) of length head_dim, taken from input row (b, s) at column
-        // part*heads*head_dim + h*head_dim. Parallel over (part, b, h) blocks of `seq` rows.
-        let mut out = vec![0f32; qkv.len()];
+        // Output row (part, b, h, s) of length head_dim, taken from packed row starts[b] + s at
+        // column part*heads*head_dim + h*head_dim; rows past the sequence's end stay zero.
+        // Parallel over (part, b, h) blocks of `seq` rows.
+        let mut out = vec![0f32; 3 * batch * heads * seq * head_dim];
         out.par_chunks_mut(seq * head_dim)
             .enumerate()
             .for_each(|(block, out)| {
@@ -222,10 +282,10 @@ impl CustomOp2 for SplitHeads {
                 );
                 let column = part * heads * head_dim + h * head_dim;
                 let bias = &bias[column..column + head_dim];
-                for (s, out) in out.chunks_mut(head_dim).enumerate() {
-                    let start = (b * seq + s) * width + column;
-                    for ((out, &x), &b) in
-                        out.iter_mut().zip(&qkv[start..start + head_dim]).zip(bias)
+                let (start, len) = (packing.starts[b], packing.lengths[b]);
+                for (s, out) in out.chunks_mut(head_dim).take(len).enumerate() {
+                    let from = (start + s) * width + column;
+                    for ((out, &x), &b) in out.iter_mut().zip(&qkv[from..from + head_dim]).zip(bias)
                     {
                         *out = x + b;
                     }
@@ -238,16 +298,66 @@ impl CustomOp2 for SplitHeads {
     }
 }
 
-/// Adds `bias` to the fused projection `qkv` (`(batch*seq, 3*heads*head_dim)`, columns ordered
-/// queries | keys | values) and returns it as `(3, batch, heads, seq, head_dim)`.
+/// Adds `bias` to the fused projection `qkv` (packed `(tokens, 3*heads*head_dim)`, columns
+/// ordered queries | keys | values) and returns it padded as `(3, batch, heads, seq, head_dim)`.
 pub(super) fn split_heads(
     qkv: &Tensor,
     bias: &Tensor,
-    batch: usize,
-    seq: usize,
+    packing: &Packing,
     heads: usize,
 ) -> Result<Tensor> {
-    qkv.apply_op2_no_bwd(bias, &SplitHeads { batch, seq, heads })
+    qkv.apply_op2_no_bwd(bias, &SplitHeads { packing, heads })
+}
+
+struct MergeHeads<'a> {
+    packing: &'a Packing,
+}
+
+impl CustomOp1 for MergeHeads<'_> {
+    fn name(&self) -> &'static str {
+        "merge-heads"
+    }
+
+    fn cpu_fwd(&self, context: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let context = f32_slice(self.name(), context, layout)?;
+        let packing = self.packing;
+        let &[batch, heads, seq, head_dim] = layout.dims() else {
+            bail!(
+                "merge-heads: expects (batch, heads, seq, head_dim), got {:?}",
+                layout.dims()
+            )
+        };
+        if batch != packing.batch() || seq != packing.seq || heads * head_dim == 0 {
+            bail!(
+                "merge-heads: {:?} does not fit {} sequences of at most {} tokens",
+                layout.dims(),
+                packing.batch(),
+                packing.seq
+            )
+        }
+        let width = heads * head_dim;
+        // Packed row t (position s of sequence b) is the concatenation over heads of the padded
+        // rows (b, h, s): the inverse of `split_heads`, dropping the padding.
+        let mut out = vec![0f32; packing.tokens * width];
+        out.par_chunks_mut(width)
+            .enumerate()
+            .with_min_len(MIN_ROWS_PER_TASK)
+            .for_each(|(token, out)| {
+                let b = packing.starts.partition_point(|&start| start <= token) - 1;
+                let s = token - packing.starts[b];
+                for (h, out) in out.chunks_mut(head_dim).enumerate() {
+                    let from = ((b * heads + h) * seq + s) * head_dim;
+                    out.copy_from_slice(&context[from..from + head_dim]);
+                }
+            });
+        Ok((CpuStorage::F32(out), Shape::from((packing.tokens, width))))
+    }
+}
+
+/// Attention's `(batch, heads, seq, head_dim)` output back to packed `(tokens, heads*head_dim)`
+/// rows, padding dropped.
+pub(super) fn merge_heads(context: &Tensor, packing: &Packing) -> Result<Tensor> {
+    context.apply_op1_no_bwd(&MergeHeads { packing })
 }
 
 struct MaskedSoftmax;
@@ -287,6 +397,11 @@ impl CustomOp2 for MaskedSoftmax {
             .with_min_len(MIN_ROWS_PER_TASK)
             .for_each(|(row, (out, scores))| {
                 let mask = &mask[row / (heads * rows) * seq..][..seq];
+                // A padding position's own attention row is never read (its output is dropped
+                // when the heads are merged back into packed rows): skip the work.
+                if rows == seq && mask[row % rows] != 0.0 {
+                    return;
+                }
                 let mut max = f32::NEG_INFINITY;
                 for ((out, &s), &m) in out.iter_mut().zip(scores).zip(mask) {
                     *out = s + m;
@@ -298,7 +413,7 @@ impl CustomOp2 for MaskedSoftmax {
                     // directly skips libm's underflow path (errno and all), which made `expf`
                     // the slowest part of this loop; e^-80 is already negligible next to 1.
                     let shifted = *out - max;
-                    *out = if shifted < -80.0 { 0.0 } else { shifted.exp() };
+                    *out = if shifted < -80.0 { 0.0 } else { exp(shifted) };
                     sum += *out;
                 }
                 let inv = 1.0 / sum;
@@ -358,6 +473,21 @@ mod tests {
         assert!(erf(f32::INFINITY) == 1.0 && erf(f32::NEG_INFINITY) == -1.0);
     }
 
+    #[test]
+    fn exp_matches_libm_on_softmax_arguments() {
+        let mut worst = 0f32;
+        for i in 0..=870_000 {
+            let x = -(i as f32) / 10_000.0;
+            let (got, want) = (exp(x), x.exp());
+            worst = worst.max((got - want).abs() / want);
+        }
+        assert!(
+            worst < 5e-7,
+            "max relative error of exp on [-87, 0] is {worst}"
+        );
+        assert_eq!(exp(0.0), 1.0);
+    }
+
     /// candle's own erf (libm's `erff`), through its `gelu_erf`: gelu(x)/(0.5x) - 1 = erf(x/√2).
     fn libm_erf(x: f32) -> f32 {
         let t = Tensor::new(&[x * std::f32::consts::SQRT_2], &Device::Cpu).expect("tensor");
@@ -409,8 +539,55 @@ mod tests {
             .and_then(|x| x.permute((2, 0, 3, 1, 4)))
             .and_then(|x| x.contiguous())
             .expect("reference");
-        let got = split_heads(&qkv, &bias, batch, seq, heads).expect("fused");
+        let got = split_heads(&qkv, &bias, &Packing::new(&[seq; 3]), heads).expect("fused");
         assert_eq!(max_abs_diff(&got, &expected), 0.0);
+        // Merging the heads back gives the biased projection's rows again, part by part.
+        let queries = got.get(0).expect("queries");
+        let merged = merge_heads(&queries, &Packing::new(&[seq; 3])).expect("merged");
+        let expected_queries = qkv
+            .broadcast_add(&bias)
+            .and_then(|x| x.narrow(1, 0, heads * head_dim))
+            .expect("reference");
+        assert_eq!(max_abs_diff(&merged, &expected_queries), 0.0);
+    }
+
+    #[test]
+    fn packed_sequences_split_padded_and_merge_back_without_padding() {
+        let (heads, head_dim, lengths) = (2, 3, [2usize, 4, 1]);
+        let packing = Packing::new(&lengths);
+        let qkv = random(&[7, 3 * heads * head_dim], 22);
+        let bias = random(&[3 * heads * head_dim], 23);
+        let got = split_heads(&qkv, &bias, &packing, heads).expect("split");
+        assert_eq!(got.dims(), [3, 3, heads, 4, head_dim]);
+        let biased = qkv.broadcast_add(&bias).expect("bias");
+        let flat = got
+            .flatten_all()
+            .and_then(|t| t.to_vec1::<f32>())
+            .expect("flat");
+        let rows = biased.to_vec2::<f32>().expect("rows");
+        let mut starts = 0;
+        for (b, &len) in lengths.iter().enumerate() {
+            for h in 0..heads {
+                for s in 0..4 {
+                    for part in 0..3 {
+                        let at = (((part * 3 + b) * heads + h) * 4 + s) * head_dim;
+                        let cell = &flat[at..at + head_dim];
+                        if s < len {
+                            let column = part * heads * head_dim + h * head_dim;
+                            assert_eq!(cell, &rows[starts + s][column..column + head_dim]);
+                        } else {
+                            assert!(cell.iter().all(|&x| x == 0.0), "padding is zero");
+                        }
+                    }
+                }
+            }
+            starts += len;
+        }
+        let merged = merge_heads(&got.get(2).expect("values"), &packing).expect("merged");
+        let expected = biased
+            .narrow(1, 2 * heads * head_dim, heads * head_dim)
+            .expect("values");
+        assert_eq!(max_abs_diff(&merged, &expected), 0.0);
     }
 
     #[test]
@@ -433,7 +610,27 @@ mod tests {
             })
             .expect("reference");
         let got = masked_softmax(&scores, &mask).expect("fused");
-        assert!(max_abs_diff(&got, &expected) < 1e-6);
+        // Rows of real query positions match; the rows of padding positions are never read,
+        // so they are left at zero.
+        let (got_rows, expected_rows) = (
+            got.flatten_to(2)
+                .and_then(|t| t.to_vec2::<f32>())
+                .expect("got"),
+            expected
+                .flatten_to(2)
+                .and_then(|t| t.to_vec2::<f32>())
+                .expect("expected"),
+        );
+        for (row, (g, e)) in got_rows.iter().zip(&expected_rows).enumerate() {
+            let (b, query) = (row / (heads * seq), row % seq);
+            if keep[b * seq + query] == 1.0 {
+                for (g, e) in g.iter().zip(e) {
+                    assert!((g - e).abs() < 1e-6);
+                }
+            } else {
+                assert!(g.iter().all(|&x| x == 0.0));
+            }
+        }
         // The padded positions of the first sequence get no attention at all.
         let first = got
             .get(0)
@@ -449,11 +646,20 @@ mod tests {
         assert!(bias_gelu(&xs, &random(&[7], 12)).is_err());
         assert!(add_norm(&xs, &random(&[4, 7], 13), &random(&[3, 8], 14), 1e-12).is_err());
         assert!(add_norm(&xs, &random(&[4, 8], 13), &random(&[2, 8], 14), 1e-12).is_err());
-        assert!(split_heads(&xs, &random(&[8], 15), 2, 2, 3).is_err());
+        assert!(split_heads(&xs, &random(&[8], 15), &Packing::new(&[2, 2]), 3).is_err());
+        assert!(merge_heads(&random(&[2, 2, 3, 2], 24), &Packing::new(&[3, 1, 1])).is_err());
         assert!(masked_softmax(&random(&[1, 2, 3, 4], 16), &random(&[1, 3], 17)).is_err());
         // Empty widths are refused rather than split into zero-length rows.
         assert!(bias_gelu(&random(&[4, 0], 18), &random(&[0], 19)).is_err());
-        assert!(split_heads(&random(&[0, 6], 20), &random(&[6], 21), 1, 0, 2).is_err());
+        assert!(
+            split_heads(
+                &random(&[0, 6], 20),
+                &random(&[6], 21),
+                &Packing::new(&[0]),
+                2
+            )
+            .is_err()
+        );
         let ints = Tensor::new(&[[1u32, 2], [3, 4]], &Device::Cpu).expect("ints");
         assert!(bias_gelu(&ints, &Tensor::new(&[1u32, 2], &Device::Cpu).expect("ints")).is_err());
     }

@@ -11,11 +11,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::Tensor;
 use tokenizers::{Encoding, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use super::bert::{Bert, BertConfig};
 use super::checkpoint::{self, CheckpointError};
+use super::word_table::WordTable;
 use super::{EmbedError, Embedder};
 
 /// Identifier reported to API clients; the directory layout is the one the Hugging Face repo
@@ -31,15 +32,14 @@ const CONFIG_FILE: &str = "config.json";
 const TOKENIZER_FILE: &str = "tokenizer.json";
 const WEIGHTS_FILE: &str = "model.safetensors";
 
-/// all-MiniLM-L6-v2 loaded into memory (~90 MB of f32 weights), ready to embed.
+/// all-MiniLM-L6-v2 loaded into memory (~44 MB of f32 weights at load, plus the word embeddings
+/// the texts seen so far, up to 47 MB more), ready to embed.
 ///
 /// Cheap to share: every method takes `&self` and the type is `Send + Sync`, so one instance per
 /// process behind an `Arc` serves all requests.
 pub struct MiniLm {
     model: Bert,
     tokenizer: Tokenizer,
-    device: Device,
-    pad_token_id: u32,
 }
 
 impl MiniLm {
@@ -55,7 +55,9 @@ impl MiniLm {
     ///
     /// Files are checked cheapest first, so a missing tokenizer is reported before 90 MB of
     /// weights are read. The weights are read straight into their tensors ([`checkpoint`])
-    /// rather than memory-mapped, because mapping needs `unsafe`, which this workspace forbids.
+    /// rather than memory-mapped, because mapping needs `unsafe`, which this workspace forbids;
+    /// the word-embedding table, half of them, stays in the file and is read a row at a time
+    /// when a token first needs it ([`WordTable`]).
     pub fn load(dir: &Path) -> Result<Self, EmbedError> {
         let started = Instant::now();
         match std::fs::metadata(dir) {
@@ -94,10 +96,9 @@ impl MiniLm {
         let tokenizer_ms = tokenizer_started.elapsed().as_millis() as u64;
         let weights_started = Instant::now();
         let weights_path = dir.join(WEIGHTS_FILE);
-        let device = Device::Cpu;
-        let tensors = read_weights(&weights_path)?;
+        let (tensors, word_embeddings) = read_weights(&weights_path)?;
         let read_ms = weights_started.elapsed().as_millis() as u64;
-        let model = Bert::load(tensors, &config).map_err(|reason| {
+        let model = Bert::load(tensors, word_embeddings, &config).map_err(|reason| {
             corrupt(
                 &weights_path,
                 format!("weights do not fit the BERT config: {reason}"),
@@ -105,16 +106,7 @@ impl MiniLm {
         })?;
         let weights_ms = weights_started.elapsed().as_millis() as u64 - read_ms;
 
-        let pad_token_id = u32::try_from(config.pad_token_id).map_err(|_| EmbedError::Corrupt {
-            path: config_path.clone(),
-            reason: format!("pad_token_id {} is out of range", config.pad_token_id),
-        })?;
-        let this = Self {
-            model,
-            tokenizer,
-            device,
-            pad_token_id,
-        };
+        let this = Self { model, tokenizer };
         // One tiny forward pass so a model that loads but cannot run fails here, at cold start,
         // rather than on the first request.
         let check_started = Instant::now();
@@ -133,34 +125,37 @@ impl MiniLm {
         Ok(this)
     }
 
-    /// Embeds one batch: pads to the longest encoding in it, runs BERT, mean-pools over the
-    /// attention mask and L2-normalises. Returns one vector per encoding, in the same order.
+    /// Embeds one batch: runs BERT over the encodings packed one after another (no padding),
+    /// mean-pools each sequence's tokens and L2-normalises. Returns one vector per encoding, in
+    /// the same order.
     fn embed_batch(&self, batch: &[&Encoding]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let rows = batch.len();
-        let width = batch.iter().map(|e| e.len()).max().unwrap_or(0);
-        let mut ids = Vec::with_capacity(rows * width);
-        let mut mask = Vec::with_capacity(rows * width);
-        for encoding in batch {
-            let padding = width - encoding.len();
-            ids.extend_from_slice(encoding.get_ids());
-            ids.extend(std::iter::repeat_n(self.pad_token_id, padding));
-            mask.extend_from_slice(encoding.get_attention_mask());
-            mask.extend(std::iter::repeat_n(0u32, padding));
-        }
-        let pooled = (|| -> candle_core::Result<Vec<Vec<f32>>> {
-            let ids = Tensor::from_vec(ids, (rows, width), &self.device)?;
-            let mask = Tensor::from_vec(mask, (rows, width), &self.device)?;
-            let hidden = self.model.forward(&ids, &mask)?; // (rows, width, 384)
-            let weights = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // (rows, width, 1)
-            let summed = hidden.broadcast_mul(&weights)?.sum(1)?; // (rows, 384)
-            // Same floor as sentence-transformers, so an all-padding row cannot divide by zero.
-            let counts = weights.sum(1)?.maximum(1e-9f32)?; // (rows, 1)
-            let mean = summed.broadcast_div(&counts)?;
-            // Same floor as torch.nn.functional.normalize.
-            let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.maximum(1e-12f32)?;
-            mean.broadcast_div(&norms)?.to_vec2::<f32>()
-        })();
-        pooled.map_err(|err| EmbedError::Inference(err.to_string()))
+        let lengths: Vec<usize> = batch.iter().map(|e| e.len()).collect();
+        let ids: Vec<u32> = batch.iter().flat_map(|e| e.get_ids()).copied().collect();
+        let hidden = self
+            .model
+            .forward(&ids, &lengths)
+            .and_then(|hidden| hidden.flatten_all()?.to_vec1::<f32>())
+            .map_err(|err| EmbedError::Inference(err.to_string()))?;
+        let mut rows = hidden.chunks_exact(HIDDEN_SIZE);
+        Ok(lengths
+            .iter()
+            .map(|&len| {
+                let mut mean = vec![0f32; HIDDEN_SIZE];
+                for row in rows.by_ref().take(len) {
+                    for (sum, &x) in mean.iter_mut().zip(row) {
+                        *sum += x;
+                    }
+                }
+                // Every token of a packed sequence is real (the attention mask is all ones), so
+                // the mean is over `len`; `max(1)` mirrors sentence-transformers' floor.
+                let count = len.max(1) as f32;
+                mean.iter_mut().for_each(|x| *x /= count);
+                // Same floor as torch.nn.functional.normalize.
+                let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                mean.iter_mut().for_each(|x| *x /= norm);
+                mean
+            })
+            .collect())
     }
 }
 
@@ -184,7 +179,7 @@ impl Embedder for MiniLm {
             .encode_batch_fast(texts.to_vec(), true)
             .map_err(|err| EmbedError::Tokenizer(err.to_string()))?;
 
-        // Batching texts of similar length keeps padding (wasted attention work, quadratic in
+        // Batching texts of similar length keeps attention's padding (wasted work, quadratic in
         // length) small; the sort is stable and results are written back by original index.
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&index| encodings[index].len());
@@ -283,7 +278,7 @@ fn parse_config(path: &Path, bytes: &[u8]) -> Result<BertConfig, EmbedError> {
 }
 
 /// Parses tokenizer.json and sets the pipeline's own truncation and padding: truncate to
-/// [`MiniLm::MAX_TOKENS`], never pad (batches are padded to their own longest member).
+/// [`MiniLm::MAX_TOKENS`], never pad (batches are packed; only attention pads, internally).
 fn load_tokenizer(path: &Path, bytes: &[u8], config: &BertConfig) -> Result<Tokenizer, EmbedError> {
     let mut tokenizer = Tokenizer::from_bytes(bytes)
         .map_err(|err| corrupt(path, format!("not a valid tokenizer: {err}")))?;
@@ -314,13 +309,40 @@ fn load_tokenizer(path: &Path, bytes: &[u8], config: &BertConfig) -> Result<Toke
     Ok(tokenizer)
 }
 
-/// Reads the safetensors file into tensors, telling "missing" and "unreadable" apart from
-/// "corrupt" as [`read_model_file`] does.
-fn read_weights(path: &Path) -> Result<HashMap<String, Tensor>, EmbedError> {
-    checkpoint::read(path).map_err(|err| match err {
-        CheckpointError::Io(source) => io_error(path, "weights file", source),
-        CheckpointError::Corrupt(reason) => {
-            corrupt(path, format!("not a readable safetensors file: {reason}"))
-        }
-    })
+/// Where the word-embedding table sits in a checkpoint (with or without the "bert." prefix
+/// that checkpoints saved from `BertForMaskedLM` and friends carry).
+const WORD_EMBEDDINGS: [&str; 2] = [
+    "embeddings.word_embeddings.weight",
+    "bert.embeddings.word_embeddings.weight",
+];
+
+/// Reads the safetensors file into tensors, all but the word-embedding table, which is read row
+/// by row on first use ([`WordTable`]); tells "missing" and "unreadable" apart from "corrupt" as
+/// [`read_model_file`] does.
+fn read_weights(path: &Path) -> Result<(HashMap<String, Tensor>, WordTable), EmbedError> {
+    let checkpoint::Checkpoint { tensors, deferred } = checkpoint::read(path, &WORD_EMBEDDINGS)
+        .map_err(|err| match err {
+            CheckpointError::Io(source) => io_error(path, "weights file", source),
+            CheckpointError::Corrupt(reason) => {
+                corrupt(path, format!("not a readable safetensors file: {reason}"))
+            }
+        })?;
+    let Some(table) = WORD_EMBEDDINGS.iter().find_map(|name| deferred.get(*name)) else {
+        return Err(corrupt(
+            path,
+            "weights do not fit the BERT config: tensor embeddings.word_embeddings.weight is missing",
+        ));
+    };
+    let &[rows, width] = table.shape.as_slice() else {
+        return Err(corrupt(
+            path,
+            format!(
+                "weights do not fit the BERT config: tensor embeddings.word_embeddings.weight has shape {:?}",
+                table.shape
+            ),
+        ));
+    };
+    let file =
+        std::fs::File::open(path).map_err(|source| io_error(path, "weights file", source))?;
+    Ok((tensors, WordTable::new(file, table.offset, rows, width)))
 }

@@ -18,6 +18,7 @@ mod error;
 mod hashing;
 mod kernels;
 mod minilm;
+mod word_table;
 
 #[cfg(test)]
 mod model_tests;
