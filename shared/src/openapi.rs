@@ -464,7 +464,8 @@ fn problem_description(status: u16, op: Operation) -> &'static str {
         }
         (429, _) => {
             "Too many requests (API Gateway's per-key throttle, or the model provider's); retry \
-             after `Retry-After` seconds."
+             after `Retry-After` seconds. A key past its daily quota gets a 429 without \
+             `Retry-After`: the quota resets at 00:00 UTC."
         }
         (500, _) => "Unexpected error; opaque. Quote `request_id` when reporting it.",
         (502, _) => {
