@@ -515,6 +515,7 @@ async fn http_section(a: &Args, progress: &Progress) -> anyhow::Result<Value> {
     let gateway = Arc::new(Gateway {
         stage: "Prod".into(),
         functions,
+        auth: None,
     });
     let served = tokio::spawn(gateway.clone().serve(listener));
     let routes: [(&str, &str, Option<&str>); 3] = [
