@@ -232,13 +232,13 @@ fn signing_key(jwk: &Jwk) -> Option<(String, SigningKey)> {
     };
     // A key that names its algorithm must name this one.
     let declared = jwk.common.key_algorithm;
-    let matches = match (declared, algorithm) {
-        (None, _) => true,
-        (Some(KeyAlgorithm::RS256), Algorithm::RS256) => true,
-        (Some(KeyAlgorithm::ES256), Algorithm::ES256) => true,
-        _ => false,
-    };
-    if !matches {
+    let consistent = matches!(
+        (declared, algorithm),
+        (None, _)
+            | (Some(KeyAlgorithm::RS256), Algorithm::RS256)
+            | (Some(KeyAlgorithm::ES256), Algorithm::ES256)
+    );
+    if !consistent {
         return None;
     }
     let key = DecodingKey::from_jwk(jwk).ok()?;

@@ -111,7 +111,7 @@ pub async fn verify(
         .claims;
     let audience_ok = match &claims.aud {
         Some(Audience::One(aud)) => *aud == config.audience,
-        Some(Audience::Many(auds)) => auds.iter().any(|a| *a == config.audience),
+        Some(Audience::Many(auds)) => auds.contains(&config.audience),
         None => claims.client_id.as_deref() == Some(config.audience.as_str()),
     };
     if !audience_ok {
