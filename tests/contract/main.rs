@@ -645,7 +645,10 @@ fn template_auth() -> BTreeMap<String, (Option<Vec<String>>, bool)> {
         let Some(events) = resource["Properties"]["Events"].as_mapping() else {
             continue;
         };
-        for event in events.values().filter(|e| e["Type"].as_str() == Some("Api")) {
+        for event in events
+            .values()
+            .filter(|e| e["Type"].as_str() == Some("Api"))
+        {
             let props = &event["Properties"];
             let path = props["Path"].as_str().unwrap_or_default().to_owned();
             let auth = &props["Auth"];
@@ -714,7 +717,9 @@ fn template_scopes_and_open_routes_follow_the_route_table() {
         }
     }
     assert!(
-        template.get("/{proxy+}").is_some_and(|(_, opts_out)| *opts_out),
+        template
+            .get("/{proxy+}")
+            .is_some_and(|(_, opts_out)| *opts_out),
         "the 404 fallback must stay open"
     );
     assert!(problems.is_empty(), "{problems:#?}");
