@@ -69,7 +69,7 @@ def translate(template, mode):
     params = {k: v.get("Default") for k, v in template["Parameters"].items()}
     params.update(
         AuthMode=mode,
-        CognitoUserPoolArn="arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Example",
+        CognitoUserPoolArn="arn:aws:cognito-idp:us-east-1:000000000000:userpool/us-east-1_Example",
         OidcIssuer="https://issuer.example/",
         OidcAudience="intent-api",
     )
