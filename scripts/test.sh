@@ -66,9 +66,11 @@ else
   echo "skipped: live Bedrock test (set BEDROCK_MODEL_ID and AWS credentials with a region)"
 fi
 
-stage "template: cfn-lint and sam validate --lint"
+stage "template: cfn-lint, sam validate --lint, and each AuthMode through the SAM translator"
 .tools/venv/bin/cfn-lint template.yaml
 .tools/venv/bin/sam validate --lint --region us-east-1 --template template.yaml
+# sam validate does not evaluate conditions: translate the template in every AuthMode.
+.tools/venv/bin/python scripts/template_auth_modes.py
 
 # Offline: --skip-download keeps checkov from fetching policies and guidelines from its vendor's
 # platform. Every skipped check is justified in the resource's Metadata (checkov: skip).

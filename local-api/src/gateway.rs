@@ -9,6 +9,9 @@
 //! A function that streams its response (detected per response from the Runtime API's response
 //! mode, so no route is marked) is served as a streamed route: status and headers from its
 //! metadata prelude at once, then the payload chunk by chunk (see [`crate::streamed`]).
+//!
+//! When asked to (see [`crate::auth`]), the protected routes check an API key and a bearer
+//! token first, as the template's authorizers do.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -29,6 +32,7 @@ use serde_json::{Value, json};
 use shared::routes::{Function, RouteMatch, match_route};
 use tokio::net::TcpListener;
 
+use crate::auth::{AuthOutcome, GatewayAuth};
 use crate::runtime::{FunctionHost, InvokeOutcome, InvokeResult, fresh_uuid};
 use crate::stream::ResponseStream;
 use crate::streamed::{self, PreludeError, StreamLimits};
@@ -42,6 +46,8 @@ pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 pub struct Gateway {
     pub stage: String,
     pub functions: HashMap<Function, Arc<FunctionHost>>,
+    /// API key and bearer token checks; `None` serves every route openly.
+    pub auth: Option<GatewayAuth>,
 }
 
 impl Gateway {
@@ -97,8 +103,29 @@ impl Gateway {
         let Some(host) = self.functions.get(&function) else {
             return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
         };
+        let mut authorizer = None;
+        if let Some(auth) = &self.auth
+            && protected(parts.method.as_str(), &resource_path)
+        {
+            let outcome = auth
+                .check(
+                    parts.method.as_str(),
+                    &resource_path,
+                    &full_path,
+                    &self.stage,
+                    &parts.headers,
+                )
+                .await;
+            match outcome {
+                AuthOutcome::Pass(context) => authorizer = context,
+                AuthOutcome::Refused(response) => return response,
+            }
+        }
 
-        let event = self.event(&parts, &body, &resource_path, &resource, peer);
+        let mut event = self.event(&parts, &body, &resource_path, &resource, peer);
+        if let Some(context) = authorizer {
+            event["requestContext"]["authorizer"] = context;
+        }
         let payload = match serde_json::to_vec(&event) {
             Ok(p) => Bytes::from(p),
             Err(_) => {
@@ -240,7 +267,23 @@ pub async fn stream_response(
     }
 }
 
-fn full(bytes: Bytes) -> GatewayBody {
+/// Whether `path` is a protected route (one with a scope): any method of it, as the template's
+/// `ANY` events protect every method. Paths of no route (the 404 fallback) are open.
+fn protected(method: &str, path: &str) -> bool {
+    let route = match match_route(method, path) {
+        RouteMatch::Found { route, .. } => Some(route),
+        RouteMatch::WrongMethod { allow } => {
+            allow.first().and_then(|m| match match_route(m, path) {
+                RouteMatch::Found { route, .. } => Some(route),
+                _ => None,
+            })
+        }
+        RouteMatch::NotFound => None,
+    };
+    route.is_some_and(|r| r.operation.scope().is_some())
+}
+
+pub(crate) fn full(bytes: Bytes) -> GatewayBody {
     Full::new(bytes)
         .map_err(|never| match never {})
         .boxed_unsync()

@@ -9,6 +9,9 @@
 //!   supervision.
 //! - [`gateway`]: the HTTP front: routing with the shared route table, event construction,
 //!   response translation, API Gateway's own limits and errors (10 MB, 29 s, 502 on a crash).
+//! - [`auth`]: API Gateway's API key and bearer-token (OIDC authorizer) checks, opt-in by
+//!   environment.
+//! - [`gateway_responses`]: the gateway's own error responses, read from `template.yaml`.
 //! - [`sqs`]: the SQS event source mapping of the job worker (batches, partial batch failures;
 //!   the queue server does visibility timeouts and the redrive to the dead-letter queue).
 //! - [`stream`]: a streamed response between the emulator and the gateway (bounded, chunk by
@@ -16,7 +19,9 @@
 //! - [`streamed`]: API Gateway's handling of a streamed response: the metadata prelude, the
 //!   chunked body and the streaming limits (15 min in all, 5 min idle).
 
+pub mod auth;
 pub mod gateway;
+pub mod gateway_responses;
 pub mod runtime;
 pub mod sqs;
 pub mod stream;

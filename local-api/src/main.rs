@@ -6,6 +6,10 @@
 //! Function processes get a Lambda-like environment: the `AWS_*` (except `AWS_LAMBDA_*`),
 //! `RUST_LOG`, `MODEL_DIR`, `INTENT_PROVIDER` and `*_TABLE` variables of this process, plus what
 //! `template.yaml` sets for every function.
+//!
+//! Auth is off unless asked for: `LOCAL_API_KEY` requires that `x-api-key`, `AUTH_MODE=oidc`
+//! puts the OIDC authorizer (configured by `OIDC_ISSUER`, `OIDC_AUDIENCE`, `OIDC_JWKS_URL`) in
+//! front of the protected routes (see `local_api::auth`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -65,6 +69,8 @@ fn function_env() -> Vec<(String, String)> {
                 || k.ends_with("_TABLE")
                 // Background jobs: JOB_QUEUE_URL, JOB_BUCKET, JOB_TTL_DAYS, JOB_LEASE_SECONDS...
                 || k.starts_with("JOB_")
+                // The OIDC authorizer's issuer, audience and key set URL.
+                || k.starts_with("OIDC_")
                 || k == "PATH"
                 || k == "HOME"
         })
@@ -115,9 +121,12 @@ async fn main() -> anyhow::Result<()> {
             "JOB_QUEUE_URL is not set: /v1/jobs is not served (the jobs functions need a queue)"
         );
     }
+    let oidc = local_api::auth::oidc_mode()?;
     let hosted = Function::ALL
         .into_iter()
-        .filter(|f| jobs_configured || !matches!(f, Function::Jobs | Function::JobWorker));
+        .filter(|f| jobs_configured || !matches!(f, Function::Jobs | Function::JobWorker))
+        // The authorizer is not a route's function: the gateway invokes it (below).
+        .filter(|f| *f != Function::Authorizer);
     for f in hosted {
         // A streaming function runs as long as its template timeout allows (the gateway bounds
         // the stream itself); the others get API Gateway's 29 s.
@@ -168,9 +177,26 @@ async fn main() -> anyhow::Result<()> {
         }
         start_job_event_sources(workers).await?;
     }
+    let authorizer = if oidc {
+        let host = FunctionHost::bind(
+            Function::Authorizer.binary(),
+            args.bin_dir.join(Function::Authorizer.binary()),
+            env.clone(),
+            // The template's timeout of the authorizer function.
+            Duration::from_secs(10),
+        )
+        .await?;
+        host.start().await?;
+        host.wait_ready(Duration::from_secs(60)).await?;
+        Some(host)
+    } else {
+        None
+    };
+    let auth = local_api::auth::GatewayAuth::from_env(authorizer.clone())?;
     let gateway = Arc::new(Gateway {
         stage: args.stage,
         functions,
+        auth,
     });
     println!(
         "local API listening on http://127.0.0.1:{} ({} functions ready)",
@@ -181,7 +207,7 @@ async fn main() -> anyhow::Result<()> {
         _ = gateway.clone().serve(listener) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
-    for host in &extra_workers {
+    for host in extra_workers.iter().chain(&authorizer) {
         host.stop().await;
     }
     for host in gateway.functions.values() {

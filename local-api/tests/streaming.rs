@@ -57,6 +57,7 @@ async fn setup(timeout: Duration) -> Setup {
     let gateway = Arc::new(Gateway {
         stage: "Prod".into(),
         functions: HashMap::from([(Function::Summarize, host.clone())]),
+        auth: None,
     });
     tokio::spawn(gateway.serve(listener));
     Setup {

@@ -1,6 +1,8 @@
 //! The API's route table: which method and path each operation has and which function serves
 //! it. Routing, the local API, the OpenAPI document and the template checks all read this table,
-//! so a route cannot exist in one of them and not in the others.
+//! so a route cannot exist in one of them and not in the others. It also says which OAuth scope
+//! each operation needs when JWT auth is on ([`Operation::scope`]): the OIDC authorizer and the
+//! template's Cognito scopes read the same answer.
 
 use std::fmt;
 
@@ -23,6 +25,39 @@ pub enum Operation {
     GetJob,
 }
 
+/// The OAuth scopes of the API (with Cognito: resource server `intents` or `feedback`, scope
+/// `invoke`, `write` or `read`).
+pub mod scopes {
+    /// The five intents, the streamed summary, and background jobs (submit and read).
+    pub const INTENTS_INVOKE: &str = "intents/invoke";
+    /// Submitting feedback.
+    pub const FEEDBACK_WRITE: &str = "feedback/write";
+    /// Reading feedback back: other users' comments, so not implied by `feedback/write`.
+    pub const FEEDBACK_READ: &str = "feedback/read";
+    pub const ALL: [&str; 3] = [INTENTS_INVOKE, FEEDBACK_WRITE, FEEDBACK_READ];
+}
+
+impl Operation {
+    /// The scope a bearer token must carry for this operation when JWT auth is on; `None` for
+    /// the open ones (health for load balancers, the contract and its docs page for integrators
+    /// who have no token yet).
+    pub fn scope(self) -> Option<&'static str> {
+        match self {
+            Operation::Summarize
+            | Operation::SummarizeStream
+            | Operation::Classify
+            | Operation::Extract
+            | Operation::Recommend
+            | Operation::Score
+            | Operation::SubmitJob
+            | Operation::GetJob => Some(scopes::INTENTS_INVOKE),
+            Operation::SubmitFeedback => Some(scopes::FEEDBACK_WRITE),
+            Operation::GetFeedback => Some(scopes::FEEDBACK_READ),
+            Operation::Health | Operation::OpenApi | Operation::DocsPage => None,
+        }
+    }
+}
+
 /// The Lambda functions, one per crate under `functions/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Function {
@@ -40,10 +75,13 @@ pub enum Function {
     Jobs,
     /// The job queue's consumer: not an HTTP function (no route), invoked by SQS.
     JobWorker,
+    /// The OIDC bearer-token authorizer: not an HTTP function (no route), invoked by API
+    /// Gateway before a protected route when `AuthMode` is `oidc`.
+    Authorizer,
 }
 
 impl Function {
-    pub const ALL: [Function; 11] = [
+    pub const ALL: [Function; 12] = [
         Function::Summarize,
         Function::SummarizeStream,
         Function::Classify,
@@ -55,6 +93,7 @@ impl Function {
         Function::Docs,
         Function::Jobs,
         Function::JobWorker,
+        Function::Authorizer,
     ];
 
     /// Crate and binary name under `functions/`.
@@ -71,6 +110,7 @@ impl Function {
             Function::Docs => "docs",
             Function::Jobs => "jobs",
             Function::JobWorker => "job-worker",
+            Function::Authorizer => "authorizer",
         }
     }
 
@@ -88,6 +128,7 @@ impl Function {
             Function::Docs => "DocsFunction",
             Function::Jobs => "JobsFunction",
             Function::JobWorker => "JobWorkerFunction",
+            Function::Authorizer => "AuthorizerFunction",
         }
     }
 
@@ -116,9 +157,9 @@ impl Function {
     }
 
     /// Whether API Gateway invokes this function (it serves routes). The job worker is invoked
-    /// by the SQS event source mapping instead.
+    /// by the SQS event source mapping instead, the authorizer by API Gateway with a token.
     pub fn is_http(self) -> bool {
-        self != Function::JobWorker
+        !matches!(self, Function::JobWorker | Function::Authorizer)
     }
 
     /// Whether this function answers requests that match no route (API Gateway sends
@@ -290,6 +331,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_health_and_the_docs_are_open_and_a_path_has_one_scope() {
+        let open: Vec<_> = ROUTES
+            .iter()
+            .filter(|r| r.operation.scope().is_none())
+            .map(|r| r.path)
+            .collect();
+        assert_eq!(open, ["/v1/health", "/v1/openapi.json", "/docs"]);
+        // The authorizer allows a path for every method (the function answers a wrong one with
+        // 405), so the routes of one path must need the same scope.
+        for a in ROUTES {
+            for b in ROUTES.iter().filter(|b| b.path == a.path) {
+                assert_eq!(a.operation.scope(), b.operation.scope(), "{}", a.path);
+            }
+        }
+    }
+
+    #[test]
     fn matches_exact_paths_and_trailing_slash() {
         assert!(matches!(
             match_route("POST", "/v1/score"),
@@ -321,6 +379,7 @@ mod tests {
     #[test]
     fn every_http_function_has_a_route_and_the_worker_none() {
         assert!(!ROUTES.iter().any(|r| r.function == Function::JobWorker));
+        assert!(!ROUTES.iter().any(|r| r.function == Function::Authorizer));
         for f in Function::ALL.into_iter().filter(|f| f.is_http()) {
             assert!(ROUTES.iter().any(|r| r.function == f), "{f} has no route");
         }

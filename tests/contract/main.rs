@@ -626,3 +626,101 @@ async fn docs_routes_answer_405_with_allow_for_other_methods() {
     assert_eq!(response.status(), 405);
     assert_eq!(response.headers()[header::ALLOW], "GET");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Auth: the template's Cognito scopes and open routes follow the route table
+
+/// (path) → the Cognito scopes its event sets when `AuthMode` is `cognito` (`None`: the event
+/// sets none), and whether its event opts out of the authorizer (`Authorizer: NONE`).
+fn template_auth() -> BTreeMap<String, (Option<Vec<String>>, bool)> {
+    let text = std::fs::read_to_string(workspace_root().join("template.yaml"))
+        .expect("template.yaml is readable");
+    let template: serde_yaml::Value = serde_yaml::from_str(&text).expect("template.yaml parses");
+    let mut out = BTreeMap::new();
+    for resource in template["Resources"]
+        .as_mapping()
+        .expect("template has Resources")
+        .values()
+    {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for event in events
+            .values()
+            .filter(|e| e["Type"].as_str() == Some("Api"))
+        {
+            let props = &event["Properties"];
+            let path = props["Path"].as_str().unwrap_or_default().to_owned();
+            let auth = &props["Auth"];
+            // `Auth: !If [UseCognitoAuth, {Authorizer, AuthorizationScopes}, !Ref AWS::NoValue]`
+            let scopes = match auth {
+                serde_yaml::Value::Tagged(tagged) if tagged.tag == "!If" => {
+                    let args = tagged.value.as_sequence().expect("!If arguments");
+                    assert_eq!(args[0].as_str(), Some("UseCognitoAuth"), "{path}");
+                    assert_eq!(
+                        args[1]["Authorizer"].as_str(),
+                        Some("CognitoAuthorizer"),
+                        "{path}"
+                    );
+                    Some(
+                        args[1]["AuthorizationScopes"]
+                            .as_sequence()
+                            .expect("scopes")
+                            .iter()
+                            .filter_map(|s| s.as_str().map(str::to_owned))
+                            .collect(),
+                    )
+                }
+                _ => None,
+            };
+            let opts_out = match &auth["Authorizer"] {
+                serde_yaml::Value::Tagged(tagged) => {
+                    tagged.value.as_sequence().and_then(|a| a[1].as_str()) == Some("NONE")
+                }
+                _ => false,
+            };
+            out.insert(path, (scopes, opts_out));
+        }
+    }
+    out
+}
+
+#[test]
+fn template_scopes_and_open_routes_follow_the_route_table() {
+    let template = template_auth();
+    let mut problems = Vec::new();
+    for route in ROUTES {
+        let Some((scopes, opts_out)) = template.get(route.path) else {
+            problems.push(format!("{} has no event in template.yaml", route.path));
+            continue;
+        };
+        match route.operation.scope() {
+            Some(scope) => {
+                if scopes.as_deref() != Some(&[scope.to_owned()][..]) {
+                    problems.push(format!(
+                        "{} needs {scope}; template.yaml's Cognito scopes are {scopes:?}",
+                        route.path
+                    ));
+                }
+                if *opts_out {
+                    problems.push(format!("{} needs a token but opts out of it", route.path));
+                }
+            }
+            None => {
+                if !opts_out || scopes.is_some() {
+                    problems.push(format!(
+                        "{} is open but template.yaml does not set Authorizer NONE alone",
+                        route.path
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        template
+            .get("/{proxy+}")
+            .is_some_and(|(_, opts_out)| *opts_out),
+        "the 404 fallback must stay open"
+    );
+    assert!(problems.is_empty(), "{problems:#?}");
+}

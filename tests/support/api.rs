@@ -117,10 +117,22 @@ impl LocalApi {
         body: Option<&serde_json::Value>,
         headers: &[(&str, &str)],
     ) -> anyhow::Result<Reply> {
+        let mut with_key = vec![("x-api-key", "test-key")];
+        with_key.extend_from_slice(headers);
+        self.request(method, path, body, &with_key).await
+    }
+
+    /// A request with exactly these headers (no default `x-api-key`).
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Reply> {
         let mut request = Request::builder()
             .method(method)
-            .uri(format!("{}{path}", self.url))
-            .header("x-api-key", "test-key");
+            .uri(format!("{}{path}", self.url));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }

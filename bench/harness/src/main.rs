@@ -494,6 +494,8 @@ async fn http_section(a: &Args, progress: &Progress) -> anyhow::Result<Value> {
     for f in Function::ALL
         .into_iter()
         .filter(|f| jobs_configured || !matches!(f, Function::Jobs | Function::JobWorker))
+        // The OIDC authorizer is only hosted when the local API emulates JWT auth.
+        .filter(|f| *f != Function::Authorizer)
     {
         let binary = a.bin_dir.join(f.binary());
         if !binary.is_file() {
@@ -513,6 +515,7 @@ async fn http_section(a: &Args, progress: &Progress) -> anyhow::Result<Value> {
     let gateway = Arc::new(Gateway {
         stage: "Prod".into(),
         functions,
+        auth: None,
     });
     let served = tokio::spawn(gateway.clone().serve(listener));
     let routes: [(&str, &str, Option<&str>); 3] = [
