@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
+use crate::caller::Caller;
 use crate::config::{Config, ConfigError, GenerativeConfig};
 
 use crate::contract::health::{DependencyCheck, HealthResponse, Status};
@@ -31,6 +32,7 @@ use crate::contract::limits::MAX_BODY_BYTES;
 use crate::contract::{API_VERSION, Envelope, FieldError, Meta, Semantic, Usage};
 use crate::embed::{EmbedError, Embedder};
 use crate::intents::{self, Outcome};
+use crate::metrics::{ProviderFailure, RequestMetrics};
 use crate::observability::RequestRecord;
 use crate::problem::ApiError;
 use crate::provider::embedded::EmbeddedProvider;
@@ -72,6 +74,8 @@ pub struct ProviderConfig {
     pub fallback_to_embedded: bool,
     /// `PROVIDER_TIMEOUT_MS`: the budget of a request's provider calls.
     pub timeout: Duration,
+    /// `MAX_INPUT_TOKENS`: the cap on a generative model's input per request (`None`: no cap).
+    pub max_input_tokens: Option<u64>,
 }
 
 impl Default for ProviderConfig {
@@ -80,6 +84,7 @@ impl Default for ProviderConfig {
             generative: None,
             fallback_to_embedded: false,
             timeout: Duration::from_secs(25),
+            max_input_tokens: Some(crate::config::DEFAULT_MAX_INPUT_TOKENS),
         }
     }
 }
@@ -139,6 +144,7 @@ impl App {
                 generative: config.generative.clone(),
                 fallback_to_embedded: config.fallback_to_embedded,
                 timeout: config.provider_timeout,
+                max_input_tokens: config.max_input_tokens,
             },
             request_log: Arc::new(DynamoRequestLog::new(
                 clients.clone(),
@@ -173,6 +179,7 @@ impl App {
             crate::provider::setup::intent_provider(
                 self.provider_config.generative.as_ref(),
                 self.provider_config.fallback_to_embedded,
+                self.provider_config.max_input_tokens,
                 self.model_dir.as_deref(),
                 load,
             )
@@ -277,7 +284,7 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         let body = body_bytes(&request);
         let input_bytes = body.len() as u64;
         let input_sha256 = hex::encode(Sha256::digest(body));
-        let client_id = client_id(&request);
+        let caller = Caller::of_request(&request);
         let mut trace = Trace::default();
         let (result, spent) = spent_on_failure::scope(async {
             let result = AssertUnwindSafe(dispatch(app, &request, &path, &request_id, &mut trace))
@@ -286,10 +293,15 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
             (result, spent_on_failure::take())
         })
         .await;
+        let mut provider_failure = None;
         let mut response = match result {
-            Ok(Ok(response)) => response,
+            Ok(Ok(response)) => {
+                provider_failure = trace.fallback_reason.map(ProviderFailure::of_fallback);
+                response
+            }
             Ok(Err(err)) => {
                 trace.error_code = Some(err.code());
+                provider_failure = ProviderFailure::of_error(&err);
                 // The model calls of a failed request were billed all the same.
                 if let Some(spent) = spent {
                     trace.provider = Some(spent.provider);
@@ -341,22 +353,58 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
             cost_usd: trace.cost_usd,
             stop_reason: trace.stop_reason,
             fallback_reason: trace.fallback_reason.map(str::to_owned),
-            client_id,
+            caller,
             input_bytes,
             input_sha256,
             error_code: trace.error_code.map(str::to_owned),
         };
-        record_request(app, record, body).await;
+        let outcome = MetricsOutcome {
+            status: record.status,
+            provider_failure,
+        };
+        record_request(app, record, outcome, body).await;
         response
     }
     .instrument(span)
     .await
 }
 
-/// The end of every request, buffered or streamed: the summary line, then the request log item
-/// (handed to the extension to write after the response, or written now without one).
-pub(crate) async fn record_request(app: &App, record: RequestRecord, body: &[u8]) {
+/// What a request's metric line needs beyond its record: the status of its outcome (a stream
+/// that failed after it started answered 200 but ended with an error) and the provider's part in
+/// a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MetricsOutcome {
+    pub status: u16,
+    pub provider_failure: Option<ProviderFailure>,
+}
+
+/// The end of every request, buffered or streamed: the summary line, the metric line, then the
+/// request log item (handed to the extension to write after the response, or written now
+/// without one).
+pub(crate) async fn record_request(
+    app: &App,
+    record: RequestRecord,
+    outcome: MetricsOutcome,
+    body: &[u8],
+) {
     record.log();
+    let intent = crate::metrics::intent_of(app.function);
+    RequestMetrics {
+        function: app.function,
+        intent,
+        // A request refused before the engine answered is still the configured provider's.
+        provider: record
+            .provider
+            .as_deref()
+            .or_else(|| app.provider.as_ref().map(|p| p.name())),
+        status: outcome.status,
+        latency_ms: record.latency_ms,
+        usage: record.usage,
+        cost_usd: record.cost_usd,
+        provider_failure: outcome.provider_failure,
+        request_id: &record.request_id,
+    }
+    .emit();
     let input = app.log_settings.include_input.then(|| {
         String::from_utf8_lossy(&body[..body.len().min(MAX_LOGGED_INPUT_BYTES)]).into_owned()
     });
@@ -405,18 +453,7 @@ pub(crate) async fn write_log_item(app: &App, item: LogItem) {
     // CloudWatch embedded metric format: turns this log line into a metric to alarm on.
     println!(
         "{}",
-        serde_json::json!({
-            "_aws": {
-                "Timestamp": now.timestamp_millis(),
-                "CloudWatchMetrics": [{
-                    "Namespace": "IntentApi",
-                    "Dimensions": [["function"]],
-                    "Metrics": [{"Name": "RequestLogWriteFailures", "Unit": "Count"}]
-                }]
-            },
-            "function": app.function.binary(),
-            "RequestLogWriteFailures": 1
-        })
+        crate::metrics::request_log_write_failure_line(app.function, now.timestamp_millis())
     );
 }
 
@@ -513,7 +550,8 @@ async fn dispatch(
         Operation::Health => Ok(health(app).await),
         Operation::SubmitFeedback => {
             let input = parse_json(request)?;
-            let response = intents::feedback::submit(feedback_store(app)?, input).await?;
+            let caller = Caller::of_request(request);
+            let response = intents::feedback::submit(feedback_store(app)?, input, &caller).await?;
             let status = if response.created {
                 StatusCode::CREATED
             } else {
@@ -895,14 +933,6 @@ fn fresh_id() -> String {
         &h[16..20],
         &h[20..32]
     )
-}
-
-pub(crate) fn client_id(request: &Request) -> Option<String> {
-    match request.request_context() {
-        RequestContext::ApiGatewayV1(ctx) => ctx.identity.api_key_id.filter(|s| !s.is_empty()),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
 }
 
 /// The request path without the stage: API Gateway puts the resource path in the event, but a
