@@ -51,6 +51,13 @@ impl Clients {
         Clients::default()
     }
 
+    /// Clients already built, for tests and tools that point them somewhere themselves.
+    pub fn from_clients(durable: Client, fast: Client) -> Clients {
+        Clients {
+            built: Arc::new(OnceCell::new_with(Some(Built { durable, fast }))),
+        }
+    }
+
     /// The client for hard writes and reads.
     pub async fn durable(&self) -> &Client {
         &self.built.get_or_init(build).await.durable
