@@ -134,7 +134,9 @@ async fn every_identity_form_is_recorded_in_the_request_log_and_odd_values_are_l
 
         // Assert
         assert_eq!(status, 200, "{rel}: {body}");
-        let id = event["requestContext"]["requestId"].as_str().expect("an id");
+        let id = event["requestContext"]["requestId"]
+            .as_str()
+            .expect("an id");
         let item = get(&db.client(), "RequestLogTable", "request_id", id).await;
         assert_eq!(caller_of(&item), expected, "{rel}");
         assert!(
