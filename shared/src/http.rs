@@ -4,12 +4,12 @@
 //! (404 / 405 with `Allow`), check the media type (415) and size (413), parse JSON (400 for
 //! syntax, 422 with a JSON pointer for shape), validate (422 with every error), call the intent,
 //! wrap the result in the envelope. A panic or unexpected error anywhere inside becomes an opaque
-//! problem+json 500 carrying the request id, with the cause in the log. Then one summary line.
+//! problem+json 500 carrying the request id, with the cause in the log. Then the request's end
+//! ([`crate::request_end`]): its summary line, metric line and request log item.
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,7 @@ use crate::contract::limits::MAX_BODY_BYTES;
 use crate::contract::{API_VERSION, Envelope, FieldError, Meta, Semantic, Usage};
 use crate::embed::{EmbedError, Embedder};
 use crate::intents::{self, Outcome};
-use crate::metrics::{ProviderFailure, RequestMetrics};
+use crate::metrics::ProviderFailure;
 use crate::observability::RequestRecord;
 use crate::problem::ApiError;
 use crate::provider::embedded::EmbeddedProvider;
@@ -107,13 +107,8 @@ impl Default for LogSettings {
     }
 }
 
-/// Request log writes that failed or ran out of time since the cold start.
-static REQUEST_LOG_FAILURES: AtomicU64 = AtomicU64::new(0);
-
-/// Count of failed request log writes in this execution environment.
-pub fn request_log_failures() -> u64 {
-    REQUEST_LOG_FAILURES.load(Ordering::Relaxed)
-}
+pub use crate::request_end::request_log_failures;
+use crate::request_end::{MetricsOutcome, record_request};
 
 impl App {
     /// Builds the app from the environment and AWS clients. Errors here stop the cold start with
@@ -367,94 +362,6 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
     }
     .instrument(span)
     .await
-}
-
-/// What a request's metric line needs beyond its record: the status of its outcome (a stream
-/// that failed after it started answered 200 but ended with an error) and the provider's part in
-/// a failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct MetricsOutcome {
-    pub status: u16,
-    pub provider_failure: Option<ProviderFailure>,
-}
-
-/// The end of every request, buffered or streamed: the summary line, the metric line, then the
-/// request log item (handed to the extension to write after the response, or written now
-/// without one).
-pub(crate) async fn record_request(
-    app: &App,
-    record: RequestRecord,
-    outcome: MetricsOutcome,
-    body: &[u8],
-) {
-    record.log();
-    let intent = crate::metrics::intent_of(app.function);
-    RequestMetrics {
-        function: app.function,
-        intent,
-        // A request refused before the engine answered is still the configured provider's.
-        provider: record
-            .provider
-            .as_deref()
-            .or_else(|| app.provider.as_ref().map(|p| p.name())),
-        status: outcome.status,
-        latency_ms: record.latency_ms,
-        usage: record.usage,
-        cost_usd: record.cost_usd,
-        provider_failure: outcome.provider_failure,
-        request_id: &record.request_id,
-    }
-    .emit();
-    let input = app.log_settings.include_input.then(|| {
-        String::from_utf8_lossy(&body[..body.len().min(MAX_LOGGED_INPUT_BYTES)]).into_owned()
-    });
-    let item = log_item(app, record, input);
-    match app.deferred_log.get() {
-        Some(extension) => {
-            if let Err(unsent) = extension.send(item) {
-                write_log_item(app, unsent.0).await;
-            }
-        }
-        None => write_log_item(app, item).await,
-    }
-}
-
-/// Longest body kept in the request log when input logging is enabled.
-const MAX_LOGGED_INPUT_BYTES: usize = 32 * 1024;
-
-/// The log item for one request, stamped now.
-fn log_item(app: &App, record: RequestRecord, input: Option<String>) -> LogItem {
-    let now = chrono::Utc::now();
-    LogItem {
-        expires_at: now.timestamp() + i64::from(app.log_settings.ttl_days) * 86_400,
-        created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        record,
-        input,
-    }
-}
-
-/// The soft write: bounded by the budget, and a failure only logs and counts.
-pub(crate) async fn write_log_item(app: &App, item: LogItem) {
-    let now = chrono::Utc::now();
-    let outcome =
-        tokio::time::timeout(app.log_settings.budget, app.request_log.append(&item)).await;
-    let error = match outcome {
-        Ok(Ok(())) => return,
-        Ok(Err(e)) => format!("{e:#}"),
-        Err(_) => format!("no answer within {:?}", app.log_settings.budget),
-    };
-    let failures = REQUEST_LOG_FAILURES.fetch_add(1, Ordering::Relaxed) + 1;
-    tracing::warn!(
-        event = "request_log_write_failed",
-        error = %error,
-        failures_since_cold_start = failures,
-        "request log write failed; the response is unaffected"
-    );
-    // CloudWatch embedded metric format: turns this log line into a metric to alarm on.
-    println!(
-        "{}",
-        crate::metrics::request_log_write_failure_line(app.function, now.timestamp_millis())
-    );
 }
 
 async fn dispatch(

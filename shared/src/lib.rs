@@ -23,6 +23,7 @@
 //! - [`after_response`]: the internal Lambda extension that finishes request-log writes after the
 //!   response is sent and before the environment is frozen.
 //! - [`observability`]: JSON logs and the one summary line per request.
+//! - [`request_end`]: the end of every request: summary line, metric line, request log item.
 //! - [`metrics`]: one CloudWatch embedded-metric line per request (namespace `IntentApi`).
 //! - [`caller`]: who called (API key id, a token's subject and client id), from the request
 //!   context, as every stored item records it.
@@ -43,6 +44,7 @@ pub mod observability;
 pub mod openapi;
 pub mod problem;
 pub mod provider;
+pub mod request_end;
 pub mod routes;
 pub mod store;
 pub mod streaming;

@@ -29,14 +29,12 @@ use super::summarize::{Accounting, Piece, open};
 use crate::caller::Caller;
 use crate::contract::Usage;
 use crate::contract::summarize::SummarizeRequest;
-use crate::http::{
-    App, MetricsOutcome, body_bytes, parse_json, record_request, request_deadline, request_id,
-    route_path,
-};
+use crate::http::{App, body_bytes, parse_json, request_deadline, request_id, route_path};
 use crate::metrics::ProviderFailure;
 use crate::observability::RequestRecord;
 use crate::problem::ApiError;
 use crate::provider::generative::spent_on_failure;
+use crate::request_end::{MetricsOutcome, record_request};
 use crate::routes::{Operation, RouteMatch, match_route};
 
 /// A comment line goes out after this much silence, so that proxies keep the stream open.
