@@ -4,7 +4,8 @@
 //! Usage: `local-api [--port 3000] [--bin-dir target/debug] [--stage Prod]`
 //!
 //! Function processes get a Lambda-like environment: the `AWS_*` (except `AWS_LAMBDA_*`),
-//! `RUST_LOG`, `MODEL_DIR`, `INTENT_PROVIDER` and `*_TABLE` variables of this process, plus what
+//! `RUST_LOG`, `MODEL_DIR`, `INTENT_PROVIDER`, provider settings (`BEDROCK_*`, `OPENAI_*`,
+//! `PROVIDER_*`, `MAX_INPUT_TOKENS`) and `*_TABLE` variables of this process, plus what
 //! `template.yaml` sets for every function.
 //!
 //! Auth is off unless asked for: `LOCAL_API_KEY` requires that `x-api-key`, `AUTH_MODE=oidc`
@@ -66,6 +67,7 @@ fn function_env() -> Vec<(String, String)> {
                 || k.starts_with("BEDROCK_")
                 || k.starts_with("OPENAI_")
                 || k.starts_with("PROVIDER_")
+                || k == "MAX_INPUT_TOKENS"
                 || k.ends_with("_TABLE")
                 // Background jobs: JOB_QUEUE_URL, JOB_BUCKET, JOB_TTL_DAYS, JOB_LEASE_SECONDS...
                 || k.starts_with("JOB_")

@@ -22,7 +22,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lambda_extension::{Extension, LambdaEvent, NextEvent, service_fn};
 use tokio::sync::{Mutex, mpsc};
 
-use crate::http::{App, write_log_item};
+use crate::http::App;
+use crate::request_end::write_log_item;
 use crate::store::LogItem;
 
 /// The name the extension registers under (internal extensions may choose any).

@@ -134,7 +134,15 @@ pub struct Config {
     /// `REQUEST_LOG_INCLUDE_INPUT` (`true`/`false`, default false): store request bodies in the
     /// log. Off by default because bodies hold users' text.
     pub request_log_include_input: bool,
+    /// `MAX_INPUT_TOKENS` (default [`DEFAULT_MAX_INPUT_TOKENS`]; 0 turns the cap off, otherwise
+    /// 100–2,000,000): the most input tokens a request may send a generative model, estimated
+    /// before any call. `None` when off.
+    pub max_input_tokens: Option<u64>,
 }
+
+/// The default per-request cap on a generative model's input tokens: about 80,000 characters of
+/// English, every synchronous route's usual input, while a runaway input is refused for free.
+pub const DEFAULT_MAX_INPUT_TOKENS: u64 = 20_000;
 
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -202,6 +210,20 @@ impl Config {
                 });
             }
         };
+        let max_input_tokens = match get("MAX_INPUT_TOKENS") {
+            None => Some(DEFAULT_MAX_INPUT_TOKENS),
+            Some(v) => match v.parse::<u64>() {
+                Ok(0) => None,
+                Ok(n) if (100..=2_000_000).contains(&n) => Some(n),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "MAX_INPUT_TOKENS",
+                        value: v,
+                        expected: "0 (no cap) or a whole number of tokens from 100 to 2000000",
+                    });
+                }
+            },
+        };
         Ok(Config {
             provider,
             generative,
@@ -213,6 +235,7 @@ impl Config {
             request_log_ttl_days,
             request_log_budget: Duration::from_millis(budget_ms),
             request_log_include_input,
+            max_input_tokens,
         })
     }
 }
@@ -371,6 +394,25 @@ mod tests {
         assert_eq!(c.model_dir, None);
         assert_eq!(c.request_log_ttl_days, 30);
         assert!(!c.request_log_include_input);
+    }
+
+    #[test]
+    fn the_input_token_cap_defaults_can_be_turned_off_and_rejects_nonsense() {
+        let cap = |v: Option<&str>| {
+            let mut pairs = vec![("REQUEST_LOG_TABLE", "t")];
+            if let Some(v) = v {
+                pairs.push(("MAX_INPUT_TOKENS", v));
+            }
+            Config::from_lookup(env(&pairs)).map(|c| c.max_input_tokens)
+        };
+        assert_eq!(cap(None), Ok(Some(DEFAULT_MAX_INPUT_TOKENS)));
+        assert_eq!(cap(Some("0")), Ok(None));
+        assert_eq!(cap(Some("50000")), Ok(Some(50_000)));
+        for bad in ["-1", "20k", "99", "2000001", "1e5"] {
+            let err = cap(Some(bad)).expect_err(bad);
+            assert!(err.to_string().contains("MAX_INPUT_TOKENS"), "{err}");
+            assert!(err.to_string().contains(bad), "{err}");
+        }
     }
 
     #[test]

@@ -4,12 +4,12 @@
 //! (404 / 405 with `Allow`), check the media type (415) and size (413), parse JSON (400 for
 //! syntax, 422 with a JSON pointer for shape), validate (422 with every error), call the intent,
 //! wrap the result in the envelope. A panic or unexpected error anywhere inside becomes an opaque
-//! problem+json 500 carrying the request id, with the cause in the log. Then one summary line.
+//! problem+json 500 carrying the request id, with the cause in the log. Then the request's end
+//! ([`crate::request_end`]): its summary line, metric line and request log item.
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
+use crate::caller::Caller;
 use crate::config::{Config, ConfigError, GenerativeConfig};
 
 use crate::contract::health::{DependencyCheck, HealthResponse, Status};
@@ -31,6 +32,7 @@ use crate::contract::limits::MAX_BODY_BYTES;
 use crate::contract::{API_VERSION, Envelope, FieldError, Meta, Semantic, Usage};
 use crate::embed::{EmbedError, Embedder};
 use crate::intents::{self, Outcome};
+use crate::metrics::ProviderFailure;
 use crate::observability::RequestRecord;
 use crate::problem::ApiError;
 use crate::provider::embedded::EmbeddedProvider;
@@ -72,6 +74,8 @@ pub struct ProviderConfig {
     pub fallback_to_embedded: bool,
     /// `PROVIDER_TIMEOUT_MS`: the budget of a request's provider calls.
     pub timeout: Duration,
+    /// `MAX_INPUT_TOKENS`: the cap on a generative model's input per request (`None`: no cap).
+    pub max_input_tokens: Option<u64>,
 }
 
 impl Default for ProviderConfig {
@@ -80,6 +84,7 @@ impl Default for ProviderConfig {
             generative: None,
             fallback_to_embedded: false,
             timeout: Duration::from_secs(25),
+            max_input_tokens: Some(crate::config::DEFAULT_MAX_INPUT_TOKENS),
         }
     }
 }
@@ -102,13 +107,8 @@ impl Default for LogSettings {
     }
 }
 
-/// Request log writes that failed or ran out of time since the cold start.
-static REQUEST_LOG_FAILURES: AtomicU64 = AtomicU64::new(0);
-
-/// Count of failed request log writes in this execution environment.
-pub fn request_log_failures() -> u64 {
-    REQUEST_LOG_FAILURES.load(Ordering::Relaxed)
-}
+pub use crate::request_end::request_log_failures;
+use crate::request_end::{MetricsOutcome, record_request};
 
 impl App {
     /// Builds the app from the environment and AWS clients. Errors here stop the cold start with
@@ -139,6 +139,7 @@ impl App {
                 generative: config.generative.clone(),
                 fallback_to_embedded: config.fallback_to_embedded,
                 timeout: config.provider_timeout,
+                max_input_tokens: config.max_input_tokens,
             },
             request_log: Arc::new(DynamoRequestLog::new(
                 clients.clone(),
@@ -173,6 +174,7 @@ impl App {
             crate::provider::setup::intent_provider(
                 self.provider_config.generative.as_ref(),
                 self.provider_config.fallback_to_embedded,
+                self.provider_config.max_input_tokens,
                 self.model_dir.as_deref(),
                 load,
             )
@@ -277,7 +279,7 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         let body = body_bytes(&request);
         let input_bytes = body.len() as u64;
         let input_sha256 = hex::encode(Sha256::digest(body));
-        let client_id = client_id(&request);
+        let caller = Caller::of_request(&request);
         let mut trace = Trace::default();
         let (result, spent) = spent_on_failure::scope(async {
             let result = AssertUnwindSafe(dispatch(app, &request, &path, &request_id, &mut trace))
@@ -286,10 +288,15 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
             (result, spent_on_failure::take())
         })
         .await;
+        let mut provider_failure = None;
         let mut response = match result {
-            Ok(Ok(response)) => response,
+            Ok(Ok(response)) => {
+                provider_failure = trace.fallback_reason.map(ProviderFailure::of_fallback);
+                response
+            }
             Ok(Err(err)) => {
                 trace.error_code = Some(err.code());
+                provider_failure = ProviderFailure::of_error(&err);
                 // The model calls of a failed request were billed all the same.
                 if let Some(spent) = spent {
                     trace.provider = Some(spent.provider);
@@ -341,83 +348,20 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
             cost_usd: trace.cost_usd,
             stop_reason: trace.stop_reason,
             fallback_reason: trace.fallback_reason.map(str::to_owned),
-            client_id,
+            caller,
             input_bytes,
             input_sha256,
             error_code: trace.error_code.map(str::to_owned),
         };
-        record_request(app, record, body).await;
+        let outcome = MetricsOutcome {
+            status: record.status,
+            provider_failure,
+        };
+        record_request(app, record, outcome, body).await;
         response
     }
     .instrument(span)
     .await
-}
-
-/// The end of every request, buffered or streamed: the summary line, then the request log item
-/// (handed to the extension to write after the response, or written now without one).
-pub(crate) async fn record_request(app: &App, record: RequestRecord, body: &[u8]) {
-    record.log();
-    let input = app.log_settings.include_input.then(|| {
-        String::from_utf8_lossy(&body[..body.len().min(MAX_LOGGED_INPUT_BYTES)]).into_owned()
-    });
-    let item = log_item(app, record, input);
-    match app.deferred_log.get() {
-        Some(extension) => {
-            if let Err(unsent) = extension.send(item) {
-                write_log_item(app, unsent.0).await;
-            }
-        }
-        None => write_log_item(app, item).await,
-    }
-}
-
-/// Longest body kept in the request log when input logging is enabled.
-const MAX_LOGGED_INPUT_BYTES: usize = 32 * 1024;
-
-/// The log item for one request, stamped now.
-fn log_item(app: &App, record: RequestRecord, input: Option<String>) -> LogItem {
-    let now = chrono::Utc::now();
-    LogItem {
-        expires_at: now.timestamp() + i64::from(app.log_settings.ttl_days) * 86_400,
-        created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        record,
-        input,
-    }
-}
-
-/// The soft write: bounded by the budget, and a failure only logs and counts.
-pub(crate) async fn write_log_item(app: &App, item: LogItem) {
-    let now = chrono::Utc::now();
-    let outcome =
-        tokio::time::timeout(app.log_settings.budget, app.request_log.append(&item)).await;
-    let error = match outcome {
-        Ok(Ok(())) => return,
-        Ok(Err(e)) => format!("{e:#}"),
-        Err(_) => format!("no answer within {:?}", app.log_settings.budget),
-    };
-    let failures = REQUEST_LOG_FAILURES.fetch_add(1, Ordering::Relaxed) + 1;
-    tracing::warn!(
-        event = "request_log_write_failed",
-        error = %error,
-        failures_since_cold_start = failures,
-        "request log write failed; the response is unaffected"
-    );
-    // CloudWatch embedded metric format: turns this log line into a metric to alarm on.
-    println!(
-        "{}",
-        serde_json::json!({
-            "_aws": {
-                "Timestamp": now.timestamp_millis(),
-                "CloudWatchMetrics": [{
-                    "Namespace": "IntentApi",
-                    "Dimensions": [["function"]],
-                    "Metrics": [{"Name": "RequestLogWriteFailures", "Unit": "Count"}]
-                }]
-            },
-            "function": app.function.binary(),
-            "RequestLogWriteFailures": 1
-        })
-    );
 }
 
 async fn dispatch(
@@ -513,7 +457,8 @@ async fn dispatch(
         Operation::Health => Ok(health(app).await),
         Operation::SubmitFeedback => {
             let input = parse_json(request)?;
-            let response = intents::feedback::submit(feedback_store(app)?, input).await?;
+            let caller = Caller::of_request(request);
+            let response = intents::feedback::submit(feedback_store(app)?, input, &caller).await?;
             let status = if response.created {
                 StatusCode::CREATED
             } else {
@@ -895,14 +840,6 @@ fn fresh_id() -> String {
         &h[16..20],
         &h[20..32]
     )
-}
-
-pub(crate) fn client_id(request: &Request) -> Option<String> {
-    match request.request_context() {
-        RequestContext::ApiGatewayV1(ctx) => ctx.identity.api_key_id.filter(|s| !s.is_empty()),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
 }
 
 /// The request path without the stage: API Gateway puts the resource path in the event, but a

@@ -23,10 +23,15 @@
 //! - [`after_response`]: the internal Lambda extension that finishes request-log writes after the
 //!   response is sent and before the environment is frozen.
 //! - [`observability`]: JSON logs and the one summary line per request.
+//! - [`request_end`]: the end of every request: summary line, metric line, request log item.
+//! - [`metrics`]: one CloudWatch embedded-metric line per request (namespace `IntentApi`).
+//! - [`caller`]: who called (API key id, a token's subject and client id), from the request
+//!   context, as every stored item records it.
 //! - [`config`]: typed configuration read once per cold start from the environment.
 //! - [`openapi`]: the OpenAPI document generated from the contract, and the docs page.
 
 pub mod after_response;
+pub mod caller;
 pub mod config;
 pub mod contract;
 pub mod embed;
@@ -34,10 +39,12 @@ pub mod engine;
 pub mod http;
 pub mod intents;
 pub mod jobs;
+pub mod metrics;
 pub mod observability;
 pub mod openapi;
 pub mod problem;
 pub mod provider;
+pub mod request_end;
 pub mod routes;
 pub mod store;
 pub mod streaming;

@@ -2,11 +2,12 @@
 //! request carrying the request id and route, and exactly one summary line per request.
 //!
 //! The summary never contains user text: only sizes, a sha256 of the body (so repeated inputs can
-//! be correlated without storing them), statuses and timings.
+//! be correlated without storing them), statuses and timings. Metrics are [`crate::metrics`]'s.
 
 use serde::Serialize;
 use tracing_subscriber::EnvFilter;
 
+use crate::caller::Caller;
 use crate::contract::Usage;
 
 /// Installs the JSON subscriber. The level comes from `RUST_LOG` (or `AWS_LAMBDA_LOG_LEVEL`, which
@@ -48,8 +49,8 @@ pub struct RequestRecord {
     pub stop_reason: Option<String>,
     /// Why the embedded engine answered for the configured generative provider.
     pub fallback_reason: Option<String>,
-    /// API key id from API Gateway when the caller used one.
-    pub client_id: Option<String>,
+    /// Who called: API key id and, with a JWT authorizer, the token's subject and client id.
+    pub caller: Caller,
     pub input_bytes: u64,
     /// Hex sha256 of the request body (empty body: the hash of nothing).
     pub input_sha256: String,
@@ -75,41 +76,13 @@ impl RequestRecord {
             cost_usd = self.cost_usd.unwrap_or(0.0),
             stop_reason = self.stop_reason.as_deref().unwrap_or("-"),
             fallback_reason = self.fallback_reason.as_deref().unwrap_or("-"),
-            client_id = self.client_id.as_deref().unwrap_or("-"),
+            caller_api_key_id = self.caller.api_key_id.as_deref().unwrap_or("-"),
+            caller_sub = self.caller.sub.as_deref().unwrap_or("-"),
+            caller_client_id = self.caller.client_id.as_deref().unwrap_or("-"),
             input_bytes = self.input_bytes,
             input_sha256 = %self.input_sha256,
             error_code = self.error_code.as_deref().unwrap_or("-"),
             "request finished"
         );
     }
-}
-
-/// Metrics of one request's model calls, as a CloudWatch embedded-metric-format line: tokens,
-/// calls and estimated cost per intent and provider (two low-cardinality dimensions).
-pub fn model_usage_metrics(intent: &str, provider: &str, usage: &Usage, cost_usd: Option<f64>) {
-    let mut metrics = vec![
-        serde_json::json!({"Name": "InputTokens", "Unit": "Count"}),
-        serde_json::json!({"Name": "OutputTokens", "Unit": "Count"}),
-        serde_json::json!({"Name": "ModelCalls", "Unit": "Count"}),
-    ];
-    let mut line = serde_json::json!({
-        "intent": intent,
-        "provider": provider,
-        "InputTokens": usage.input_tokens,
-        "OutputTokens": usage.output_tokens,
-        "ModelCalls": usage.attempts.unwrap_or(0),
-    });
-    if let Some(cost) = cost_usd {
-        metrics.push(serde_json::json!({"Name": "CostUSD", "Unit": "None"}));
-        line["CostUSD"] = serde_json::json!(cost);
-    }
-    line["_aws"] = serde_json::json!({
-        "Timestamp": chrono::Utc::now().timestamp_millis(),
-        "CloudWatchMetrics": [{
-            "Namespace": "IntentApi",
-            "Dimensions": [["intent", "provider"]],
-            "Metrics": metrics,
-        }]
-    });
-    println!("{line}");
 }

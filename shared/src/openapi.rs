@@ -433,6 +433,18 @@ fn envelope_name(result: &str) -> String {
     format!("{}Envelope", result.trim_end_matches("Response"))
 }
 
+/// The synchronous intent routes, whose input a generative provider may answer.
+fn is_intent(op: Operation) -> bool {
+    matches!(
+        op,
+        Operation::Summarize
+            | Operation::Classify
+            | Operation::Extract
+            | Operation::Recommend
+            | Operation::Score
+    )
+}
+
 fn problem_description(status: u16, op: Operation) -> &'static str {
     match (status, op) {
         (400, Operation::SubmitJob) => {
@@ -450,6 +462,18 @@ fn problem_description(status: u16, op: Operation) -> &'static str {
              stored one is kept."
         }
         (413, Operation::SubmitJob) => "The body is larger than 5 MiB.",
+        (413, Operation::SummarizeStream) => {
+            "The body is larger than 512 KiB, or (type `input-too-large`, before the stream \
+             starts) the prompt a generative provider would be sent is estimated above the \
+             deployment's cap of input tokens per request; `detail` gives the estimate and the \
+             limit, and no model was called."
+        }
+        (413, _) if is_intent(op) => {
+            "The body is larger than 512 KiB, or (type `input-too-large`) the prompt a generative \
+             provider would be sent is estimated above the deployment's cap of input tokens per \
+             request; `detail` gives the estimate and the limit, and no model was called. The \
+             embedded provider has no such cap."
+        }
         (413, _) => "The body is larger than 512 KiB.",
         (415, _) => "The body is not `application/json` (UTF-8).",
         (422, Operation::GetFeedback) => "The request id is not a valid id.",

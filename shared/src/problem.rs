@@ -27,6 +27,13 @@ pub enum ApiError {
     },
     #[error("the request body is {actual} bytes; the limit is {limit} bytes")]
     PayloadTooLarge { limit: usize, actual: usize },
+    /// The input would cost the model more tokens than the deployment allows per request
+    /// (`MAX_INPUT_TOKENS`); no model was called.
+    #[error(
+        "the input is estimated at {estimated} tokens, above this API's limit of {limit} input \
+         tokens per request; send a shorter text or fewer documents or items"
+    )]
+    InputTooLarge { estimated: u64, limit: u64 },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("the request is not valid ({} error(s))", .0.len())]
@@ -95,7 +102,9 @@ impl ApiError {
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::InputTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -122,6 +131,7 @@ impl ApiError {
             ApiError::NotFound { .. } => "not-found",
             ApiError::MethodNotAllowed { .. } => "method-not-allowed",
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
+            ApiError::InputTooLarge { .. } => "input-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Validation(_) => "validation",
             ApiError::Unauthorized(_) => "unauthorized",
@@ -147,6 +157,7 @@ impl ApiError {
             ApiError::NotFound { .. } => "Not found",
             ApiError::MethodNotAllowed { .. } => "Method not allowed",
             ApiError::PayloadTooLarge { .. } => "Payload too large",
+            ApiError::InputTooLarge { .. } => "Input too large",
             ApiError::UnsupportedMediaType(_) => "Unsupported media type",
             ApiError::Validation(_) => "Validation failed",
             ApiError::Unauthorized(_) => "Unauthorized",

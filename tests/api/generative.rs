@@ -120,3 +120,54 @@ async fn summary_events_arrive_one_by_one_through_the_local_api() {
     assert_eq!(text(&item, "route"), "/v1/summarize/stream");
     assert_eq!(text(&item, "output_tokens"), tokens.len().to_string());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_over_max_input_tokens_is_a_413_before_any_model_call_and_one_under_it_passes() {
+    // Arrange: a cap of 1000 tokens: the short article's prompt fits, 40 of it (3,000 tokens) do not.
+    let db = DynamoLocal::start().await.expect("DynamoDB Local");
+    let upstream =
+        TokenUpstream::start(&["Fares ", "rise."], Duration::ZERO, Ending::Complete).await;
+    let api = LocalApi::start(
+        &db.url,
+        &[
+            ("INTENT_PROVIDER", "openai"),
+            ("OPENAI_BASE_URL", &upstream.base_url),
+            ("OPENAI_MODEL", "gpt-4o-mini"),
+            ("MAX_INPUT_TOKENS", "1000"),
+        ],
+    )
+    .await
+    .expect("local API");
+    let long = format!("{ARTICLE} ").repeat(40);
+    let over = json!({"text": long, "max_sentences": 1, "style": "abstractive"});
+    let under = json!({"text": ARTICLE, "max_sentences": 1, "style": "abstractive"});
+
+    // Act
+    let refused = api.post("/v1/summarize", &over).await.expect("a reply");
+    let streamed = api
+        .post("/v1/summarize/stream", &over)
+        .await
+        .expect("a reply");
+    let calls_after_refusals = upstream.stats.get(&upstream.stats.requests);
+    let answered = api.post("/v1/summarize", &under).await.expect("a reply");
+
+    // Assert
+    for reply in [&refused, &streamed] {
+        assert_eq!(reply.status, 413, "{}", reply.body);
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/problem+json")
+        );
+        assert_eq!(reply.body["type"], "urn:intent-api:problem:input-too-large");
+        let detail = reply.body["detail"].as_str().expect("a detail");
+        assert!(detail.contains("limit of 1000 input tokens"), "{detail}");
+    }
+    assert_eq!(calls_after_refusals, 0, "no model call for a refused input");
+    assert_eq!(answered.status, 200, "{}", answered.body);
+    assert_eq!(upstream.stats.get(&upstream.stats.requests), 1);
+    let id = refused.header("x-request-id").expect("a request id");
+    let item = log_item(&db, id).await;
+    assert_eq!(text(&item, "status"), "413");
+    assert_eq!(text(&item, "error_code"), "input-too-large");
+    assert_eq!(text(&item, "input_tokens"), "0", "nothing was spent");
+}

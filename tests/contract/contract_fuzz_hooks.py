@@ -22,6 +22,9 @@ import schemathesis
 # produce, plus `unsupported`: a capability the deployed provider lacks (an abstractive summary on
 # the embedded engine), stated in the summarize operations' descriptions. A schema-valid request
 # can only fail those.
+# The cap on a generative provider's input tokens (`MAX_INPUT_TOKENS`) also refuses schema-valid
+# bodies, but as a 413 of type `input-too-large` (documented on every intent route), not a 422, so
+# it needs no entry here.
 CROSS_FIELD_CODES = {"duplicate", "required", "not_allowed", "unknown_id", "unsupported"}
 
 # A job's `input` is documented as "the body of the intent's synchronous route", an object the

@@ -10,12 +10,14 @@
 //!   request id, media type, strict body shape, scores in [0, 1]), the invariants of its intent
 //!   (computed from the request it carries) and its expectation. Every failing fixture of a
 //!   group is reported, not just the first.
+//! - [`caller`]: the caller identity fixtures with the stores on DynamoDB Local, items read back.
 //! - property tests: inputs no fixture holds (many limits, size boundaries built in memory,
 //!   near-duplicate catalogues), checked for what each intent promises.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
+mod caller;
 mod event;
 
 use event::{events_dir, post_json, rest_event};

@@ -11,7 +11,10 @@
 //! - `cold`: cold start of one intent function binary (process start → first `/next`, then the
 //!   first response) configured for each provider, cold starts interleaved round-robin.
 //!
-//! `bench-provider [--sections overhead,stream,cold] [--n N] [--bin-dir DIR] [--model-dir DIR]`
+//! - `metrics` (only when asked for): what one request's metric line costs, built and written to
+//!   stdout as the handler does, next to writing a line of the same length alone.
+//!
+//! `bench-provider [--sections overhead,stream,cold,metrics] [--n N] [--bin-dir DIR] [--model-dir DIR]`
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -327,6 +330,49 @@ async fn cold(a: &Args, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn metrics(n: usize) {
+    use shared::metrics::{ProviderFailure, RequestMetrics, intent_of};
+    use std::io::Write;
+    let n = n.max(1) * 100;
+    let line = RequestMetrics {
+        function: Function::Summarize,
+        intent: intent_of(Function::Summarize),
+        provider: Some("openai"),
+        status: 429,
+        latency_ms: 812,
+        usage: shared::contract::Usage {
+            input_tokens: 1200,
+            output_tokens: 90,
+            ..Default::default()
+        },
+        cost_usd: Some(0.00042),
+        provider_failure: Some(ProviderFailure::Throttled),
+        request_id: "0eb486e4-8197-4e04-a346-6cc92a37ffa0",
+    };
+    let (mut emit, mut write) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let same_length = "x".repeat(line.line(0).len());
+    for _ in 0..n {
+        let t = Instant::now();
+        line.emit();
+        emit.push(ms(t.elapsed()) * 1000.0);
+        let t = Instant::now();
+        println!("{same_length}");
+        write.push(ms(t.elapsed()) * 1000.0);
+    }
+    let _ = std::io::stdout().flush();
+    let (e50, e99) = (pct(&mut emit, 0.5), pct(&mut emit, 0.99));
+    let (w50, w99) = (pct(&mut write, 0.5), pct(&mut write, 0.99));
+    eprintln!("## Metric line per request ({n} lines, stdout)\n");
+    eprintln!("| step | p50 µs | p99 µs |\n|---|---:|---:|");
+    eprintln!("| build and write the EMF line | {e50:.2} | {e99:.2} |");
+    eprintln!("| write a line of the same length | {w50:.2} | {w99:.2} |");
+    eprintln!(
+        "| **building it** | **{:.2}** | **{:.2}** |\n",
+        e50 - w50,
+        e99 - w99
+    );
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let a = args()?;
@@ -335,7 +381,8 @@ async fn main() -> anyhow::Result<()> {
             "overhead" => overhead(a.n).await?,
             "stream" => stream(a.n).await?,
             "cold" => cold(&a, a.n).await?,
-            other => anyhow::bail!("unknown section {other}: overhead, stream or cold"),
+            "metrics" => metrics(a.n),
+            other => anyhow::bail!("unknown section {other}: overhead, stream, cold or metrics"),
         }
     }
     Ok(())

@@ -66,6 +66,12 @@ pub struct Usage {
     /// generative providers only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,
+    /// Texts whose embedding came from the engine's cache, where the engine reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_cache_hits: Option<u64>,
+    /// Texts the engine had to embed because its cache did not hold them, where it reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_cache_misses: Option<u64>,
 }
 
 impl Usage {
@@ -82,6 +88,9 @@ impl Usage {
         self.cache_read_tokens = sum(self.cache_read_tokens, other.cache_read_tokens);
         self.cache_write_tokens = sum(self.cache_write_tokens, other.cache_write_tokens);
         self.attempts = sum(self.attempts, other.attempts);
+        self.embedding_cache_hits = sum(self.embedding_cache_hits, other.embedding_cache_hits);
+        self.embedding_cache_misses =
+            sum(self.embedding_cache_misses, other.embedding_cache_misses);
     }
 }
 

@@ -6,6 +6,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::caller::Caller;
 use crate::contract::feedback::{Feedback, FeedbackRequest, FeedbackResponse, GetFeedbackResponse};
 use crate::contract::valid_id;
 use crate::problem::ApiError;
@@ -33,6 +34,7 @@ impl From<StoreError> for ApiError {
 pub async fn submit(
     store: &dyn FeedbackStore,
     request: FeedbackRequest,
+    caller: &Caller,
 ) -> Result<FeedbackResponse, ApiError> {
     // Struct fields serialise in declaration order and serde_json's maps are sorted, so this is
     // a canonical form of the payload.
@@ -40,6 +42,7 @@ pub async fn submit(
         .map_err(|e| ApiError::Unexpected(anyhow::Error::new(e).context("hashing feedback")))?;
     let stored = StoredFeedback {
         payload_sha256: hex::encode(Sha256::digest(&canonical)),
+        caller: caller.clone(),
         feedback: Feedback {
             request_id: request.request_id,
             rating: request.rating,
@@ -102,10 +105,10 @@ mod tests {
     #[tokio::test]
     async fn a_retry_with_the_same_payload_is_acknowledged_without_a_second_write() {
         let store = MemoryFeedbackStore::default();
-        let first = submit(&store, request("wrong label"))
+        let first = submit(&store, request("wrong label"), &Caller::default())
             .await
             .expect("stored");
-        let again = submit(&store, request("wrong label"))
+        let again = submit(&store, request("wrong label"), &Caller::default())
             .await
             .expect("idempotent");
         assert!(first.created);
@@ -116,10 +119,10 @@ mod tests {
     #[tokio::test]
     async fn a_different_payload_for_the_same_request_is_a_conflict() {
         let store = MemoryFeedbackStore::default();
-        submit(&store, request("wrong label"))
+        submit(&store, request("wrong label"), &Caller::default())
             .await
             .expect("stored");
-        let err = submit(&store, request("changed my mind"))
+        let err = submit(&store, request("changed my mind"), &Caller::default())
             .await
             .expect_err("conflict");
         assert_eq!(err.status(), 409);

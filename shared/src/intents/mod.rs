@@ -78,6 +78,9 @@ impl<T> Outcome<T> {
     }
 }
 
+/// The dependency named by a 503 when the model provider is unavailable.
+pub const MODEL_PROVIDER: &str = "the model provider";
+
 /// How long a client should wait after a throttled or unavailable provider when the upstream
 /// gave no hint of its own.
 const DEFAULT_RETRY_AFTER_S: u64 = 5;
@@ -92,7 +95,7 @@ impl From<ProviderError> for ApiError {
             } => {
                 tracing::warn!(reason = %reason, "provider unavailable");
                 ApiError::Unavailable {
-                    dependency: "the model provider",
+                    dependency: MODEL_PROVIDER,
                     retry_after_s,
                 }
             }
@@ -103,10 +106,13 @@ impl From<ProviderError> for ApiError {
             ProviderError::Unsupported { pointer, message } => {
                 ApiError::Validation(vec![FieldError::new(pointer, "unsupported", message)])
             }
-            // The cause (access denied, unknown model) is for the operator's log, not the client.
-            ProviderError::Misconfigured(cause) => {
-                ApiError::Unexpected(anyhow::anyhow!("provider misconfigured: {cause}"))
+            ProviderError::InputTooLarge { estimated, limit } => {
+                ApiError::InputTooLarge { estimated, limit }
             }
+            // The cause (access denied, unknown model) is for the operator's log, not the client.
+            ProviderError::Misconfigured(cause) => ApiError::Unexpected(anyhow::Error::new(
+                crate::provider::ProviderMisconfigured(cause),
+            )),
             ProviderError::Internal(e) => ApiError::Unexpected(e),
         }
     }

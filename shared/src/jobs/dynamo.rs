@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use super::store::{Created, Finish, JobStore, KeyClaim, KeyRecord, Start, StoreError};
 use super::{Job, Payload};
 use crate::contract::jobs::{JobIntent, JobStatus};
-use crate::store::dynamo::{Clients, classify, describe, n, s};
+use crate::store::dynamo::{Clients, caller_attributes, caller_of, classify, describe, n, s};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -110,6 +110,7 @@ fn job_item(job: &Job) -> Item {
             m.insert(name.to_owned(), s(v));
         }
     }
+    caller_attributes(&job.caller, &mut m);
     m
 }
 
@@ -171,6 +172,7 @@ fn job_from(item: &Item) -> anyhow::Result<Job> {
         result: payload("result")?,
         error: text("error")?,
         last_error: text("last_error")?,
+        caller: caller_of(item),
     })
 }
 

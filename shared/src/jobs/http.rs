@@ -9,7 +9,8 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use crate::http::{body_bytes, check_media_type, client_id, plain_envelope, route_path};
+use crate::caller::Caller;
+use crate::http::{body_bytes, check_media_type, plain_envelope, route_path};
 use crate::problem::ApiError;
 use crate::store::dynamo::Clients;
 
@@ -58,8 +59,9 @@ pub(crate) async fn submit(
         .get("idempotency-key")
         .map(|v| IdempotencyKey::parse(v.as_bytes()))
         .transpose()?;
-    let client = client_id(request);
-    let job = jobs.submit(body, key.as_ref(), client.as_deref()).await?;
+    let job = jobs
+        .submit(body, key.as_ref(), &Caller::of_request(request))
+        .await?;
     // Relative to the path the client used, so a stage or base path in it is kept.
     let submitted_path = match request.request_context() {
         RequestContext::ApiGatewayV1(ctx) => ctx.path.filter(|p| p.starts_with('/')),

@@ -20,7 +20,7 @@ use crate::contract::limits::*;
 use crate::contract::recommend::RecommendRequest;
 use crate::contract::score::ScoreRequest;
 use crate::contract::summarize::SummarizeRequest;
-use crate::contract::{FieldError, Semantic};
+use crate::contract::{FieldError, Semantic, Usage};
 use crate::http::parse_and_validate;
 use crate::intents::{self, Outcome};
 use crate::problem::ApiError;
@@ -167,15 +167,26 @@ fn canonical(value: &Value) -> String {
     sorted(value).to_string()
 }
 
+/// A job input that ran: the envelope, and who answered at what cost (for the metrics).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ran {
+    /// The envelope the synchronous route would return, as JSON text.
+    pub envelope: String,
+    pub provider: &'static str,
+    pub usage: Usage,
+    pub cost_usd: Option<f64>,
+    pub fallback_reason: Option<&'static str>,
+}
+
 /// Runs a stored input through the intent, exactly as the synchronous route does, and returns
-/// the envelope that route would return, as JSON text; `meta.request_id` is the job id.
+/// the envelope that route would return; `meta.request_id` is the job id.
 pub async fn run(
     provider: &dyn Provider,
     intent: JobIntent,
     input: &str,
     job_id: &str,
     deadline: Deadline,
-) -> Result<String, ApiError> {
+) -> Result<Ran, ApiError> {
     let started = Instant::now();
     match intent {
         JobIntent::Summarize => {
@@ -233,9 +244,22 @@ fn envelope<T: Serialize>(
     outcome: Outcome<T>,
     job_id: &str,
     started: Instant,
-) -> Result<String, ApiError> {
-    serde_json::to_string(&crate::http::envelope(outcome, job_id, started))
-        .map_err(|e| ApiError::Unexpected(anyhow::Error::new(e).context("serialising a result")))
+) -> Result<Ran, ApiError> {
+    let (provider, usage, cost_usd, fallback_reason) = (
+        outcome.provider,
+        outcome.usage,
+        outcome.cost_usd,
+        outcome.fallback_reason,
+    );
+    let envelope = serde_json::to_string(&crate::http::envelope(outcome, job_id, started))
+        .map_err(|e| ApiError::Unexpected(anyhow::Error::new(e).context("serialising a result")))?;
+    Ok(Ran {
+        envelope,
+        provider,
+        usage,
+        cost_usd,
+        fallback_reason,
+    })
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ pub mod store;
 mod tests;
 pub mod worker;
 
+use crate::caller::Caller;
 use crate::contract::jobs::{JobIntent, JobStatus};
 
 /// A job as stored in the jobs table.
@@ -72,6 +73,8 @@ pub struct Job {
     pub error: Option<String>,
     /// The public detail of the last transient failure, for the dead-letter message.
     pub last_error: Option<String>,
+    /// Who submitted the job.
+    pub caller: Caller,
 }
 
 /// A JSON payload, inline in the item or, when too large for a DynamoDB item, in the bucket.

@@ -32,6 +32,7 @@ use super::payload::{self, PayloadStore};
 use super::queue::JobQueue;
 use super::store::{Created, JobStore, KeyClaim, KeyRecord, StoreError};
 use super::{Job, Payload, is_job_id, new_job_id, now_ms, rfc3339};
+use crate::caller::Caller;
 use crate::contract::jobs::{JobResource, JobStatus};
 use crate::contract::limits::JOB_IDEMPOTENCY_KEY_MAX_CHARS;
 use crate::problem::{ApiError, Problem};
@@ -106,12 +107,13 @@ fn unavailable(what: &'static str, err: StoreError) -> ApiError {
 }
 
 impl Jobs {
-    /// Steps 1–4 of the module docs. `client_id` scopes idempotency keys (API key id).
+    /// Steps 1–4 of the module docs. `caller` is recorded with the job and scopes idempotency
+    /// keys (see [`Caller::idempotency_scope`]).
     pub async fn submit(
         &self,
         body: &[u8],
         key: Option<&IdempotencyKey>,
-        client_id: Option<&str>,
+        caller: &Caller,
     ) -> Result<Job, ApiError> {
         let valid = input::validate(body, self.generative)?;
         let now = now_ms();
@@ -120,7 +122,7 @@ impl Jobs {
         if let Some(key) = key {
             let key_sha256 = hex::encode(Sha256::digest(format!(
                 "{}\n{}",
-                client_id.unwrap_or(""),
+                caller.idempotency_scope(),
                 key.0
             )));
             let record = KeyRecord {
@@ -151,7 +153,9 @@ impl Jobs {
                 KeyClaim::Existing(_) => return Err(ApiError::IdempotencyKeyReused),
             }
         }
-        let job = self.new_job(job_id, valid, now, expires_at).await?;
+        let job = self
+            .new_job(job_id, valid, caller.clone(), now, expires_at)
+            .await?;
         match self
             .store
             .create(&job)
@@ -168,6 +172,7 @@ impl Jobs {
         &self,
         id: String,
         valid: ValidInput,
+        caller: Caller,
         now: i64,
         expires_at: i64,
     ) -> Result<Job, ApiError> {
@@ -197,6 +202,7 @@ impl Jobs {
             result: None,
             error: None,
             last_error: None,
+            caller,
         })
     }
 

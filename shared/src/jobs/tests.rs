@@ -15,12 +15,20 @@ use super::service::{IdempotencyKey, Jobs};
 use super::store::JobStore;
 use super::worker::{Disposition, Worker, handle_batch};
 use super::{Payload, now_ms};
+use crate::caller::Caller;
 use crate::contract::jobs::JobStatus;
 use crate::problem::ApiError;
 use crate::provider::embedded::EmbeddedProvider;
 use crate::provider::*;
 
 const SUMMARIZE: &str = r#"{"intent": "summarize", "input": {"text": "The council approved the budget. Buses will run at night. Fares may rise next year.", "max_sentences": 1}}"#;
+fn api_key(id: &str) -> Caller {
+    Caller {
+        api_key_id: Some(id.to_owned()),
+        ..Caller::default()
+    }
+}
+
 const DLQ_ARN: &str = "arn:aws:sqs:us-east-1:000000000000:jobs-dlq";
 
 /// The embedded engine, except that `summarize` first returns the scripted errors.
@@ -168,7 +176,7 @@ async fn a_submitted_job_runs_once_and_stores_the_synchronous_envelope() {
     let f = fixture(vec![], 150 * 1024);
     let job = f
         .jobs
-        .submit(SUMMARIZE.as_bytes(), None, None)
+        .submit(SUMMARIZE.as_bytes(), None, &Caller::default())
         .await
         .expect("must succeed");
     assert_eq!(job.status, JobStatus::Queued);
@@ -208,7 +216,7 @@ async fn one_idempotency_key_makes_one_job_and_one_message_even_concurrently() {
                 .submit(
                     SUMMARIZE.as_bytes(),
                     Some(&key("order-42")),
-                    Some("client-a"),
+                    &api_key("client-a"),
                 )
                 .await
                 .map(|j| j.id)
@@ -227,7 +235,11 @@ async fn one_idempotency_key_makes_one_job_and_one_message_even_concurrently() {
     let other = SUMMARIZE.replace("\"max_sentences\": 1", "\"max_sentences\": 2");
     let err = f
         .jobs
-        .submit(other.as_bytes(), Some(&key("order-42")), Some("client-a"))
+        .submit(
+            other.as_bytes(),
+            Some(&key("order-42")),
+            &api_key("client-a"),
+        )
         .await
         .expect_err("must be rejected");
     assert!(matches!(err, ApiError::IdempotencyKeyReused), "{err:?}");
@@ -238,14 +250,14 @@ async fn one_idempotency_key_makes_one_job_and_one_message_even_concurrently() {
         .submit(
             SUMMARIZE.as_bytes(),
             Some(&key("order-42")),
-            Some("client-b"),
+            &api_key("client-b"),
         )
         .await
         .expect("must succeed");
     assert_ne!(b.id, ids[0]);
     let c = f
         .jobs
-        .submit(SUMMARIZE.as_bytes(), None, None)
+        .submit(SUMMARIZE.as_bytes(), None, &Caller::default())
         .await
         .expect("must succeed");
     assert_ne!(c.id, ids[0]);
@@ -260,7 +272,7 @@ async fn a_failed_send_is_a_503_that_a_retry_with_the_same_key_resumes() {
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let err = f
         .jobs
-        .submit(SUMMARIZE.as_bytes(), Some(&key("k1")), None)
+        .submit(SUMMARIZE.as_bytes(), Some(&key("k1")), &Caller::default())
         .await
         .expect_err("must be rejected");
     assert_eq!(err.status(), 503);
@@ -274,7 +286,7 @@ async fn a_failed_send_is_a_503_that_a_retry_with_the_same_key_resumes() {
         .store(false, std::sync::atomic::Ordering::SeqCst);
     let job = f
         .jobs
-        .submit(SUMMARIZE.as_bytes(), Some(&key("k1")), None)
+        .submit(SUMMARIZE.as_bytes(), Some(&key("k1")), &Caller::default())
         .await
         .expect("must succeed");
     assert_eq!(job.id, pending[0].id);
@@ -287,7 +299,7 @@ async fn a_failed_send_is_a_503_that_a_retry_with_the_same_key_resumes() {
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let err = f
         .jobs
-        .submit(SUMMARIZE.as_bytes(), None, None)
+        .submit(SUMMARIZE.as_bytes(), None, &Caller::default())
         .await
         .expect_err("must be rejected");
     assert_eq!(err.status(), 503);
@@ -305,7 +317,7 @@ async fn a_valid_lease_defers_the_message_and_an_expired_one_is_taken_over() {
     let f = fixture(vec![], 150 * 1024);
     let job = f
         .jobs
-        .submit(SUMMARIZE.as_bytes(), None, None)
+        .submit(SUMMARIZE.as_bytes(), None, &Caller::default())
         .await
         .expect("must succeed");
     // A worker started the job and died.
@@ -352,7 +364,7 @@ async fn transient_failures_retry_and_the_dead_letter_fails_the_job_with_the_rea
     let f = fixture(vec![throttled(), throttled(), throttled()], 150 * 1024);
     let job = f
         .jobs
-        .submit(SUMMARIZE.as_bytes(), None, None)
+        .submit(SUMMARIZE.as_bytes(), None, &Caller::default())
         .await
         .expect("must succeed");
     let msg = job_message(&job.id);
@@ -412,7 +424,7 @@ async fn a_permanent_failure_fails_the_job_at_once() {
     );
     let job = f
         .jobs
-        .submit(SUMMARIZE.as_bytes(), None, None)
+        .submit(SUMMARIZE.as_bytes(), None, &Caller::default())
         .await
         .expect("must succeed");
     assert_eq!(
@@ -445,7 +457,7 @@ async fn large_inputs_and_results_live_in_the_bucket() {
     let f = fixture(vec![], 64);
     let job = f
         .jobs
-        .submit(SUMMARIZE.as_bytes(), None, None)
+        .submit(SUMMARIZE.as_bytes(), None, &Caller::default())
         .await
         .expect("must succeed");
     assert!(
@@ -472,7 +484,7 @@ async fn a_bad_message_is_reported_alone_and_never_fails_the_batch() {
     let f = fixture(vec![], 150 * 1024);
     let job = f
         .jobs
-        .submit(SUMMARIZE.as_bytes(), None, None)
+        .submit(SUMMARIZE.as_bytes(), None, &Caller::default())
         .await
         .expect("must succeed");
     let mut event = SqsEvent::default();
@@ -520,7 +532,7 @@ async fn unknown_malformed_and_expired_ids_are_404() {
     }
     let job = f
         .jobs
-        .submit(SUMMARIZE.as_bytes(), None, None)
+        .submit(SUMMARIZE.as_bytes(), None, &Caller::default())
         .await
         .expect("must succeed");
     assert!(

@@ -28,8 +28,12 @@ use super::queue::JobMessage;
 use super::service::job_problem;
 use super::store::{Finish, JobStore, Start, StoreError};
 use super::{Job, now_ms};
+use crate::contract::Usage;
+use crate::metrics::{ProviderFailure, RequestMetrics};
 use crate::problem::ApiError;
+use crate::provider::generative::spent_on_failure;
 use crate::provider::{Deadline, SharedProvider};
+use crate::routes::Function;
 use std::sync::Arc;
 
 /// Time kept back from the invocation's deadline to record the outcome.
@@ -66,6 +70,7 @@ impl Worker {
         let provider = crate::provider::setup::intent_provider(
             config.generative.as_ref(),
             config.fallback_to_embedded,
+            config.max_input_tokens,
             config.model_dir.as_deref(),
             load,
         )
@@ -221,6 +226,9 @@ impl Worker {
             job_id,
             attempt = job.attempts,
             intent = job.intent.as_str(),
+            caller_api_key_id = job.caller.api_key_id.as_deref().unwrap_or("-"),
+            caller_sub = job.caller.sub.as_deref().unwrap_or("-"),
+            caller_client_id = job.caller.client_id.as_deref().unwrap_or("-"),
             "job started"
         );
         let input = match payload::input_of(self.payloads.as_ref(), &job).await {
@@ -235,21 +243,27 @@ impl Worker {
                 return self.fail(&job, ApiError::Unexpected(e)).await;
             }
         };
-        match input::run(
-            self.provider.as_ref(),
-            job.intent,
-            &input,
-            &job.id,
-            deadline,
-        )
-        .await
-        {
-            Ok(envelope) => {
+        let started = std::time::Instant::now();
+        let (ran, spent) = spent_on_failure::scope(async {
+            let ran = input::run(
+                self.provider.as_ref(),
+                job.intent,
+                &input,
+                &job.id,
+                deadline,
+            )
+            .await;
+            (ran, spent_on_failure::take())
+        })
+        .await;
+        self.job_metrics(&job, &ran, spent, started.elapsed());
+        match ran {
+            Ok(ran) => {
                 let result = match payload::offload(
                     self.payloads.as_ref(),
                     self.inline_max,
                     payload::result_key(&job.id, job.attempts),
-                    envelope,
+                    ran.envelope,
                 )
                 .await
                 {
@@ -290,6 +304,46 @@ impl Worker {
                 self.fail(&job, err).await
             }
         }
+    }
+
+    /// The metric line of one attempt that ran the intent: the job worker's function, the job's
+    /// intent, and what the attempt cost, failed or not.
+    fn job_metrics(
+        &self,
+        job: &Job,
+        ran: &Result<input::Ran, ApiError>,
+        spent: Option<spent_on_failure::Spent>,
+        took: Duration,
+    ) {
+        let mut metrics = RequestMetrics {
+            function: Function::JobWorker,
+            intent: Some(job.intent.as_str()),
+            provider: Some(self.provider.name()),
+            status: 200,
+            latency_ms: took.as_millis() as u64,
+            usage: Usage::default(),
+            cost_usd: None,
+            provider_failure: None,
+            request_id: &job.id,
+        };
+        match ran {
+            Ok(ran) => {
+                metrics.provider = Some(ran.provider);
+                metrics.usage = ran.usage;
+                metrics.cost_usd = ran.cost_usd;
+                metrics.provider_failure = ran.fallback_reason.map(ProviderFailure::of_fallback);
+            }
+            Err(err) => {
+                metrics.status = err.status().as_u16();
+                metrics.provider_failure = ProviderFailure::of_error(err);
+                if let Some(spent) = spent {
+                    metrics.provider = Some(spent.provider);
+                    metrics.usage = spent.usage;
+                    metrics.cost_usd = spent.cost_usd;
+                }
+            }
+        }
+        metrics.emit();
     }
 
     async fn release(&self, job: &Job, reason: &str) -> Result<Disposition, StoreError> {

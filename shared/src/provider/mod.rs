@@ -57,6 +57,10 @@ pub enum ProviderError {
         pointer: &'static str,
         message: String,
     },
+    /// The request's estimated input is above the deployment's cap (`MAX_INPUT_TOKENS`); found
+    /// before any model call, so nothing was spent.
+    #[error("the input is estimated at {estimated} tokens; the limit is {limit}")]
+    InputTooLarge { estimated: u64, limit: u64 },
     /// Our side is wrong (access denied, unknown model, a rejected key). Opaque to clients.
     #[error("the provider is misconfigured: {0}")]
     Misconfigured(String),
@@ -76,6 +80,12 @@ impl ProviderError {
         }
     }
 }
+
+/// The cause of the opaque 500 a [`ProviderError::Misconfigured`] becomes, typed so that metrics
+/// still count it as the provider's failure.
+#[derive(Debug, thiserror::Error)]
+#[error("provider misconfigured: {0}")]
+pub struct ProviderMisconfigured(pub String);
 
 /// The instant by which a request must be answered: one per request, shared by a provider call
 /// and its repair, set below API Gateway's 29 s and the function's own timeout.

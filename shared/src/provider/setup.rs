@@ -29,6 +29,7 @@ const SECRET_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn intent_provider<E, F>(
     generative: Option<&GenerativeConfig>,
     fallback_to_embedded: bool,
+    max_input_tokens: Option<u64>,
     model_dir: Option<&Path>,
     load: F,
 ) -> anyhow::Result<SharedProvider>
@@ -39,7 +40,12 @@ where
     let Some(generative) = generative else {
         return embedded(model_dir, load);
     };
-    let primary: SharedProvider = Arc::new(GenerativeProvider::new(chat_model(generative).await?));
+    // The cap guards what a model call costs; the embedded engine bills nothing and bounds its
+    // own work (each passage is cut to the model's window), so it has none.
+    let primary: SharedProvider = Arc::new(
+        GenerativeProvider::new(chat_model(generative).await?)
+            .with_max_input_tokens(max_input_tokens),
+    );
     if !fallback_to_embedded {
         return Ok(primary);
     }

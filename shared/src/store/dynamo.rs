@@ -25,6 +25,7 @@ use aws_smithy_http_client::tls;
 use tokio::sync::OnceCell;
 
 use super::{FeedbackStore, LogItem, PutOutcome, RequestLog, StoreError, StoredFeedback};
+use crate::caller::Caller;
 use crate::contract::feedback::{Feedback, Rating};
 
 /// The two clients every function needs, configured for their write contracts, built on first
@@ -48,6 +49,13 @@ impl Clients {
     /// built when first asked for.
     pub fn lazy() -> Clients {
         Clients::default()
+    }
+
+    /// Clients already built, for tests and tools that point them somewhere themselves.
+    pub fn from_clients(durable: Client, fast: Client) -> Clients {
+        Clients {
+            built: Arc::new(OnceCell::new_with(Some(Built { durable, fast }))),
+        }
     }
 
     /// The client for hard writes and reads.
@@ -199,6 +207,24 @@ fn aws_display<E: std::error::Error + 'static, R: std::fmt::Debug>(err: &SdkErro
     out
 }
 
+/// The caller's parts as `caller_api_key_id`, `caller_sub` and `caller_client_id`, each only when
+/// known. Request log, feedback and job items all write them this way.
+pub(crate) fn caller_attributes(caller: &Caller, item: &mut HashMap<String, AttributeValue>) {
+    for (name, value) in caller.parts() {
+        if let Some(v) = value {
+            item.insert(format!("caller_{name}"), s(v));
+        }
+    }
+}
+
+/// The caller of a stored item (see [`caller_attributes`]).
+pub(crate) fn caller_of(item: &HashMap<String, AttributeValue>) -> Caller {
+    Caller::from_parts(|name| match item.get(&format!("caller_{name}")) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    })
+}
+
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
@@ -243,7 +269,6 @@ pub fn log_attributes(item: &LogItem) -> HashMap<String, AttributeValue> {
     let optional = [
         ("provider", &r.provider),
         ("model", &r.model),
-        ("client_id", &r.client_id),
         ("error_code", &r.error_code),
         ("stop_reason", &r.stop_reason),
         ("fallback_reason", &r.fallback_reason),
@@ -254,6 +279,7 @@ pub fn log_attributes(item: &LogItem) -> HashMap<String, AttributeValue> {
             m.insert(k.to_owned(), s(v));
         }
     }
+    caller_attributes(&r.caller, &mut m);
     let optional_numbers = [
         ("cache_read_tokens", r.usage.cache_read_tokens),
         ("cache_write_tokens", r.usage.cache_write_tokens),
@@ -335,6 +361,7 @@ fn feedback_attributes(f: &StoredFeedback) -> anyhow::Result<HashMap<String, Att
         ("created_at".to_owned(), s(&fb.created_at)),
         ("payload_sha256".to_owned(), s(&f.payload_sha256)),
     ]);
+    caller_attributes(&f.caller, &mut m);
     if let Some(c) = &fb.comment {
         m.insert("comment".to_owned(), s(c));
     }
@@ -377,6 +404,7 @@ fn feedback_from(item: &HashMap<String, AttributeValue>) -> anyhow::Result<Store
             created_at: required("created_at")?,
         },
         payload_sha256: required("payload_sha256")?,
+        caller: caller_of(item),
     })
 }
 

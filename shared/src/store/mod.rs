@@ -16,6 +16,7 @@ pub mod memory;
 
 use async_trait::async_trait;
 
+use crate::caller::Caller;
 use crate::contract::feedback::Feedback;
 use crate::observability::RequestRecord;
 
@@ -54,6 +55,9 @@ pub struct StoredFeedback {
     pub feedback: Feedback,
     /// sha256 of the canonical JSON of the submitted payload.
     pub payload_sha256: String,
+    /// Who submitted it (stored, never returned; not part of the payload hash, so a retry is
+    /// recognised whoever sends it).
+    pub caller: Caller,
 }
 
 /// Result of a conditional feedback write.

@@ -26,15 +26,15 @@ use tracing::Instrument;
 use super::events::{StreamDelta, StreamDone, StreamError, StreamStart};
 use super::sse;
 use super::summarize::{Accounting, Piece, open};
+use crate::caller::Caller;
 use crate::contract::Usage;
 use crate::contract::summarize::SummarizeRequest;
-use crate::http::{
-    App, body_bytes, client_id, parse_json, record_request, request_deadline, request_id,
-    route_path,
-};
+use crate::http::{App, body_bytes, parse_json, request_deadline, request_id, route_path};
+use crate::metrics::ProviderFailure;
 use crate::observability::RequestRecord;
 use crate::problem::ApiError;
 use crate::provider::generative::spent_on_failure;
+use crate::request_end::{MetricsOutcome, record_request};
 use crate::routes::{Operation, RouteMatch, match_route};
 
 /// A comment line goes out after this much silence, so that proxies keep the stream open.
@@ -86,7 +86,7 @@ struct Facts {
     request_id: String,
     path: String,
     method: String,
-    client_id: Option<String>,
+    caller: Caller,
     input_bytes: u64,
     input_sha256: String,
     body: Vec<u8>,
@@ -109,7 +109,7 @@ impl Facts {
             cost_usd: None,
             stop_reason: None,
             fallback_reason: None,
-            client_id: self.client_id.clone(),
+            caller: self.caller.clone(),
             input_bytes: self.input_bytes,
             input_sha256: self.input_sha256.clone(),
             error_code: None,
@@ -133,7 +133,7 @@ pub async fn handle_with(
         request_id: request_id(&request),
         path: route_path(&request),
         method: request.method().as_str().to_owned(),
-        client_id: client_id(&request),
+        caller: Caller::of_request(&request),
         input_bytes: body.len() as u64,
         input_sha256: hex::encode(Sha256::digest(&body)),
         body,
@@ -177,7 +177,11 @@ pub async fn handle_with(
                     record.cost_usd = spent.cost_usd;
                     record.stop_reason = spent.stop_reason;
                 }
-                record_request(app, record, &facts.body).await;
+                let outcome = MetricsOutcome {
+                    status: record.status,
+                    provider_failure: ProviderFailure::of_error(&err),
+                };
+                record_request(app, record, outcome, &facts.body).await;
                 problem_response(err, &facts)
             }
         }
@@ -387,5 +391,11 @@ async fn finish(st: &mut Streaming, err: Option<&ApiError>, accounting: Option<A
         record.stop_reason = Some(a.stop_reason);
     }
     record.error_code = err.map(|e| e.code().to_owned());
-    record_request(st.app, record, &st.facts.body).await;
+    // The client got a 200, but the summary ended with the error's status: that is what the
+    // metrics count.
+    let outcome = MetricsOutcome {
+        status: err.map_or(200, |e| e.status().as_u16()),
+        provider_failure: err.and_then(ProviderFailure::of_error),
+    };
+    record_request(st.app, record, outcome, &st.facts.body).await;
 }

@@ -161,6 +161,7 @@ pub fn abstractive(
                         cache_read_tokens: usage.cache_read,
                         cache_write_tokens: usage.cache_write,
                         attempts: Some(1),
+                        ..Usage::default()
                     };
                     let tokens = crate::provider::generative::TokenUsage {
                         input: usage.input_tokens,
@@ -173,19 +174,13 @@ pub fn abstractive(
                         cost_usd: pricing::cost_usd(st.provider, &st.model, &tokens),
                         stop_reason: stop.as_str().to_owned(),
                     };
-                    crate::observability::model_usage_metrics(
-                        "summarize",
-                        st.provider,
-                        &accounting.usage,
-                        accounting.cost_usd,
-                    );
                     finish(&st.text, stop, accounting)
                 }
                 Some(Err(err)) => Piece::Failed(ApiError::from(err), None),
                 // Closed without its end: the summary may be cut anywhere.
                 None => Piece::Failed(
                     ApiError::Unavailable {
-                        dependency: "the model provider",
+                        dependency: crate::intents::MODEL_PROVIDER,
                         retry_after_s: 1,
                     },
                     None,

@@ -15,8 +15,10 @@
 //! - [`structured`]: the call → stop reason → decode → one repair loop, and error mapping.
 //! - [`intents`]: schema, prompts and decoder of each intent.
 //! - [`pricing`]: the versioned price table behind `meta.cost_usd`.
+//! - [`input_cap`]: the estimate of a prompt's input tokens and the per-request cap on it.
 //! - [`spent_on_failure`]: what a failed request's model calls cost, for its request log item.
 
+pub mod input_cap;
 pub mod intents;
 pub mod pricing;
 pub mod spent_on_failure;

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::intents::{self, Prompt};
 use futures_util::StreamExt;
 
-use super::spent_on_failure;
+use super::{input_cap, spent_on_failure};
 
 use super::structured::{self, Request, upstream_error};
 use super::{ChatModel, OutputSchema, TextCall, pricing};
@@ -23,11 +23,23 @@ use crate::provider::{
 /// schema and decoder and the shared repair loop.
 pub struct GenerativeProvider {
     chat: Arc<dyn ChatModel>,
+    /// `MAX_INPUT_TOKENS`: prompts estimated above it are refused before any call.
+    max_input_tokens: Option<u64>,
 }
 
 impl GenerativeProvider {
+    /// A provider without an input cap (see [`GenerativeProvider::with_max_input_tokens`]).
     pub fn new(chat: Arc<dyn ChatModel>) -> GenerativeProvider {
-        GenerativeProvider { chat }
+        GenerativeProvider {
+            chat,
+            max_input_tokens: None,
+        }
+    }
+
+    /// Refuses requests whose prompt is estimated above `cap` input tokens (`None`: no cap).
+    pub fn with_max_input_tokens(mut self, cap: Option<u64>) -> GenerativeProvider {
+        self.max_input_tokens = cap;
+        self
     }
 
     async fn answer<T>(
@@ -38,6 +50,7 @@ impl GenerativeProvider {
         deadline: Deadline,
         decode: impl Fn(&Value) -> Result<T, Vec<String>>,
     ) -> Result<Draft<T>, ProviderError> {
+        input_cap::check(self.max_input_tokens, &prompt, Some(schema))?;
         let request = Request {
             intent,
             prompt: &prompt,
@@ -54,9 +67,9 @@ impl GenerativeProvider {
             cache_read_tokens: spend.usage.cache_read,
             cache_write_tokens: spend.usage.cache_write,
             attempts: Some(spend.attempts),
+            ..Usage::default()
         };
         let cost_usd = pricing::cost_usd(provider, model, &spend.usage);
-        crate::observability::model_usage_metrics(intent, provider, &usage, cost_usd);
         if let Err(err) = &result {
             // A failed request was still billed for its calls: its request log item says so.
             spent_on_failure::record(spent_on_failure::Spent {
@@ -140,6 +153,7 @@ impl Provider for GenerativeProvider {
         deadline: Deadline,
     ) -> Result<SummaryStream, ProviderError> {
         let prompt = intents::summarize::streamed_prompt(&task);
+        input_cap::check(self.max_input_tokens, &prompt, None)?;
         let call = TextCall {
             intent: "summarize",
             system: prompt.system,
