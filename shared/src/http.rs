@@ -40,6 +40,7 @@ use crate::routes::{Function, Operation, RouteMatch, match_route};
 use crate::store::dynamo::{Clients, DynamoFeedbackStore, DynamoRequestLog};
 use crate::store::memory::{MemoryFeedbackStore, MemoryRequestLog};
 use crate::store::{FeedbackStore, LogItem, RequestLog};
+use crate::tracing_export::{self, TraceParent};
 
 /// What a function needs to serve requests; built once per cold start.
 pub struct App {
@@ -62,7 +63,7 @@ pub struct App {
     pub provider_config: ProviderConfig,
     /// Where the handler sends log items when the request-log extension runs (see
     /// [`crate::after_response`]); unset, items are written before answering.
-    pub(crate) deferred_log: OnceLock<mpsc::UnboundedSender<LogItem>>,
+    pub(crate) deferred_log: OnceLock<mpsc::UnboundedSender<crate::after_response::DeferredLog>>,
 }
 
 /// The provider settings of the configuration that the app keeps.
@@ -273,6 +274,7 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
     let path = route_path(&request);
     let method = request.method().as_str().to_owned();
     let span = tracing::info_span!("request", request_id = %request_id, route = %path);
+    tracing_export::link_invocation(&span, &request, &request_id);
     async move {
         let body = body_bytes(&request);
         let input_bytes = body.len() as u64;
@@ -361,13 +363,14 @@ pub(crate) async fn record_request(app: &App, record: RequestRecord, body: &[u8]
         String::from_utf8_lossy(&body[..body.len().min(MAX_LOGGED_INPUT_BYTES)]).into_owned()
     });
     let item = log_item(app, record, input);
+    let write = tracing_export::store_write_span("request_log");
     match app.deferred_log.get() {
         Some(extension) => {
-            if let Err(unsent) = extension.send(item) {
-                write_log_item(app, unsent.0).await;
+            if let Err(unsent) = extension.send((item, TraceParent::current())) {
+                write_log_item(app, unsent.0.0).instrument(write).await;
             }
         }
-        None => write_log_item(app, item).await,
+        None => write_log_item(app, item).instrument(write).await,
     }
 }
 
@@ -467,8 +470,11 @@ async fn dispatch(
     match route.operation {
         Operation::Summarize => {
             let input = parse_json(request)?;
+            let engine = engine()?;
             respond(
-                intents::summarize::summarize(engine()?, &input, deadline).await?,
+                intents::summarize::summarize(engine, &input, deadline)
+                    .instrument(tracing_export::provider_span("summarize", engine.name()))
+                    .await?,
                 request_id,
                 started,
                 trace,
@@ -476,8 +482,11 @@ async fn dispatch(
         }
         Operation::Classify => {
             let input = parse_json(request)?;
+            let engine = engine()?;
             respond(
-                intents::classify::classify(engine()?, &input, deadline).await?,
+                intents::classify::classify(engine, &input, deadline)
+                    .instrument(tracing_export::provider_span("classify", engine.name()))
+                    .await?,
                 request_id,
                 started,
                 trace,
@@ -485,8 +494,11 @@ async fn dispatch(
         }
         Operation::Extract => {
             let input = parse_json(request)?;
+            let engine = engine()?;
             respond(
-                intents::extract::extract(engine()?, &input, deadline).await?,
+                intents::extract::extract(engine, &input, deadline)
+                    .instrument(tracing_export::provider_span("extract", engine.name()))
+                    .await?,
                 request_id,
                 started,
                 trace,
@@ -494,8 +506,11 @@ async fn dispatch(
         }
         Operation::Recommend => {
             let input = parse_json(request)?;
+            let engine = engine()?;
             respond(
-                intents::recommend::recommend(engine()?, &input, deadline).await?,
+                intents::recommend::recommend(engine, &input, deadline)
+                    .instrument(tracing_export::provider_span("recommend", engine.name()))
+                    .await?,
                 request_id,
                 started,
                 trace,
@@ -503,8 +518,11 @@ async fn dispatch(
         }
         Operation::Score => {
             let input = parse_json(request)?;
+            let engine = engine()?;
             respond(
-                intents::score::score(engine()?, &input, deadline).await?,
+                intents::score::score(engine, &input, deadline)
+                    .instrument(tracing_export::provider_span("score", engine.name()))
+                    .await?,
                 request_id,
                 started,
                 trace,
@@ -513,7 +531,9 @@ async fn dispatch(
         Operation::Health => Ok(health(app).await),
         Operation::SubmitFeedback => {
             let input = parse_json(request)?;
-            let response = intents::feedback::submit(feedback_store(app)?, input).await?;
+            let response = intents::feedback::submit(feedback_store(app)?, input)
+                .instrument(tracing_export::store_write_span("feedback"))
+                .await?;
             let status = if response.created {
                 StatusCode::CREATED
             } else {
@@ -769,6 +789,7 @@ pub fn parse_and_validate<T>(body: &[u8]) -> Result<T, ApiError>
 where
     T: DeserializeOwned + Validate + Semantic,
 {
+    let parse = tracing_export::parse_span().entered();
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::MalformedJson(
             "the request body is empty; send a JSON object".into(),
@@ -806,6 +827,8 @@ where
         ApiError::MalformedJson(format!("unexpected data after the JSON value: {e}"))
     })?;
 
+    drop(parse);
+    let _validate = tracing_export::validate_span().entered();
     let mut errors = Vec::new();
     if let Err(e) = value.validate() {
         flatten_validation(&e, "", &mut errors);

@@ -23,6 +23,7 @@
 //! - [`after_response`]: the internal Lambda extension that finishes request-log writes after the
 //!   response is sent and before the environment is frozen.
 //! - [`observability`]: JSON logs and the one summary line per request.
+//! - [`tracing_export`]: the request's spans as X-Ray subsegments, annotated with the request id.
 //! - [`config`]: typed configuration read once per cold start from the environment.
 //! - [`openapi`]: the OpenAPI document generated from the contract, and the docs page.
 
@@ -41,3 +42,4 @@ pub mod provider;
 pub mod routes;
 pub mod store;
 pub mod streaming;
+pub mod tracing_export;
