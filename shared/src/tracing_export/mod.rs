@@ -37,7 +37,6 @@ mod tests;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use lambda_http::{Request, RequestExt};
 use opentelemetry::Context;
@@ -45,9 +44,7 @@ use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_aws::trace::XrayIdGenerator;
 use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
 use opentelemetry_aws::xray_exporter::{SegmentTranslator, XrayExporter};
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
-};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
 use tracing::Subscriber;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
@@ -89,15 +86,9 @@ where
     let translator =
         SegmentTranslator::new().with_indexed_attrs(INDEXED_FIELDS.iter().map(|f| (*f).to_owned()));
     let exporter = XrayExporter::new(client).with_translator(translator);
-    // The scheduled export is only a backstop (no extension to flush, e.g. an emulator): on
-    // Lambda the extension flushes every invocation.
-    let batch = BatchSpanProcessor::builder(exporter)
-        .with_batch_config(
-            BatchConfigBuilder::default()
-                .with_scheduled_delay(Duration::from_secs(1))
-                .build(),
-        )
-        .build();
+    // The batch's own schedule (every 5 s) is only a backstop where no extension flushes (an
+    // emulator without the Extensions API): on Lambda the extension flushes every invocation.
+    let batch = BatchSpanProcessor::builder(exporter).build();
     let provider = SdkTracerProvider::builder()
         .with_id_generator(XrayIdGenerator::default())
         // Lambda decided whether this invocation is sampled; a span with no sampled parent (no
