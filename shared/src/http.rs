@@ -363,14 +363,14 @@ pub(crate) async fn record_request(app: &App, record: RequestRecord, body: &[u8]
         String::from_utf8_lossy(&body[..body.len().min(MAX_LOGGED_INPUT_BYTES)]).into_owned()
     });
     let item = log_item(app, record, input);
-    let write = tracing_export::store_write_span("request_log");
+    let write = || tracing_export::store_write_span("request_log");
     match app.deferred_log.get() {
         Some(extension) => {
             if let Err(unsent) = extension.send((item, TraceParent::current())) {
-                write_log_item(app, unsent.0.0).instrument(write).await;
+                write_log_item(app, unsent.0.0).instrument(write()).await;
             }
         }
-        None => write_log_item(app, item).instrument(write).await,
+        None => write_log_item(app, item).instrument(write()).await,
     }
 }
 

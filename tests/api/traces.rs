@@ -4,7 +4,6 @@
 //! functions' internal extension, so its span only arrives if the extension flushes the spans
 //! before it lets the invocation end.
 
-use std::collections::BTreeSet;
 use std::net::UdpSocket;
 
 use api_tests::api::LocalApi;
@@ -74,13 +73,14 @@ async fn a_function_sends_every_span_of_a_request_to_the_xray_daemon_before_the_
         .into_iter()
         .filter(|d| d["annotations"]["request_id"] == request_id)
         .collect();
-    let names: BTreeSet<&str> = documents
+    let mut names: Vec<&str> = documents
         .iter()
         .filter_map(|d| d["name"].as_str())
         .collect();
+    names.sort_unstable();
     assert_eq!(
         names,
-        BTreeSet::from(["parse", "provider", "request", "store_write", "validate"])
+        ["parse", "provider", "request", "store_write", "validate"]
     );
     let request = named(&documents, "request");
     for document in &documents {
