@@ -419,7 +419,7 @@ impl FunctionHost {
                     "deadlineMs": p.deadline_ms,
                     "requestId": p.id,
                     "invokedFunctionArn": format!("arn:aws:lambda:local:local:function:{}", self.name),
-                    "tracing": {"type": "X-Amzn-Trace-Id", "value": format!("Root=1-{}", &p.id[..8])},
+                    "tracing": {"type": "X-Amzn-Trace-Id", "value": trace_header(&p.id)},
                 });
                 for extension in self.registered().iter_mut().filter(|e| e.wants_invoke) {
                     extension.busy = true;
@@ -434,7 +434,7 @@ impl FunctionHost {
                         "lambda-runtime-invoked-function-arn",
                         format!("arn:aws:lambda:local:local:function:{}", self.name),
                     )
-                    .header("lambda-runtime-trace-id", format!("Root=1-{}", &p.id[..8]))
+                    .header("lambda-runtime-trace-id", trace_header(&p.id))
                     .body(Full::new(p.payload))
                     .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "bad header"))
             }
@@ -538,6 +538,21 @@ fn now_ms() -> u64 {
 }
 
 /// A random v4-style UUID from the std hasher's per-process random keys (no extra dependency).
+/// The X-Ray trace header of an invocation, in the form Lambda sends with active tracing: a
+/// trace id stamped with the current time, the invocation's segment as parent, and sampled (a
+/// function with `INTENT_TRACING=xray` traces every local invocation). Both ids come from the
+/// invocation's request id (a UUID, so hex).
+fn trace_header(request_id: &str) -> String {
+    let hex: String = request_id.chars().filter(char::is_ascii_hexdigit).collect();
+    let hex = format!("{hex:0>32}");
+    format!(
+        "Root=1-{:08x}-{};Parent={};Sampled=1",
+        now_ms() / 1000,
+        &hex[..24],
+        &hex[16..32]
+    )
+}
+
 pub fn fresh_uuid() -> String {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -21,10 +21,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_extension::{Extension, LambdaEvent, NextEvent, service_fn};
 use tokio::sync::{Mutex, mpsc};
+use tracing::Instrument;
 
 use crate::http::App;
 use crate::request_end::write_log_item;
 use crate::store::LogItem;
+use crate::tracing_export::{self, TraceParent};
+
+/// A log item and the trace context of the request it belongs to (its `store_write` span's
+/// parent, since the request span has closed by the time it is written).
+pub(crate) type DeferredLog = (LogItem, TraceParent);
 
 /// The name the extension registers under (internal extensions may choose any).
 const EXTENSION_NAME: &str = "request-log";
@@ -39,13 +45,15 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(200);
 pub(crate) async fn register(
     app: &'static App,
 ) -> Option<impl Future<Output = Result<(), lambda_extension::Error>>> {
-    let (sender, receiver) = mpsc::unbounded_channel::<LogItem>();
+    let (sender, receiver) = mpsc::unbounded_channel::<DeferredLog>();
     let receiver = Arc::new(Mutex::new(receiver));
     let processor = service_fn(move |event: LambdaEvent| {
         let receiver = Arc::clone(&receiver);
         async move {
             if let NextEvent::Invoke(invoke) = event.next {
                 finish_invocation(app, &receiver, &invoke.request_id, invoke.deadline_ms).await;
+                // The invocation's spans (the write above included) leave before the freeze.
+                tracing_export::flush();
             }
             // Never an error: an extension that fails makes Lambda reset the environment, and a
             // lost log item is not worth that.
@@ -79,17 +87,17 @@ pub(crate) async fn register(
 /// item whose invocation's wait already gave up). Returns when there is nothing left to write.
 async fn finish_invocation(
     app: &App,
-    receiver: &Mutex<mpsc::UnboundedReceiver<LogItem>>,
+    receiver: &Mutex<mpsc::UnboundedReceiver<DeferredLog>>,
     request_id: &str,
     deadline_ms: u64,
 ) {
     let mut receiver = receiver.lock().await;
     let wait = remaining(deadline_ms).saturating_sub(DEADLINE_MARGIN);
     match tokio::time::timeout(wait, receiver.recv()).await {
-        Ok(Some(item)) => {
-            write_log_item(app, item).await;
-            while let Ok(item) = receiver.try_recv() {
-                write_log_item(app, item).await;
+        Ok(Some(deferred)) => {
+            write_deferred(app, deferred).await;
+            while let Ok(deferred) = receiver.try_recv() {
+                write_deferred(app, deferred).await;
             }
         }
         // The sender lives as long as the process; nothing to do if it is gone.
@@ -99,6 +107,11 @@ async fn finish_invocation(
             "no request log item before the invocation's deadline; the environment is released"
         ),
     }
+}
+
+async fn write_deferred(app: &App, (item, parent): DeferredLog) {
+    let span = tracing_export::store_write_span_under("request_log", &parent);
+    write_log_item(app, item).instrument(span).await;
 }
 
 /// Time left until `deadline_ms` (milliseconds since the Unix epoch, as Lambda sends it).

@@ -41,7 +41,8 @@ use crate::provider::{Deadline, SharedProvider};
 use crate::routes::{Function, Operation, RouteMatch, match_route};
 use crate::store::dynamo::{Clients, DynamoFeedbackStore, DynamoRequestLog};
 use crate::store::memory::{MemoryFeedbackStore, MemoryRequestLog};
-use crate::store::{FeedbackStore, LogItem, RequestLog};
+use crate::store::{FeedbackStore, RequestLog};
+use crate::tracing_export;
 
 /// What a function needs to serve requests; built once per cold start.
 pub struct App {
@@ -64,7 +65,7 @@ pub struct App {
     pub provider_config: ProviderConfig,
     /// Where the handler sends log items when the request-log extension runs (see
     /// [`crate::after_response`]); unset, items are written before answering.
-    pub(crate) deferred_log: OnceLock<mpsc::UnboundedSender<LogItem>>,
+    pub(crate) deferred_log: OnceLock<mpsc::UnboundedSender<crate::after_response::DeferredLog>>,
 }
 
 /// The provider settings of the configuration that the app keeps.
@@ -275,6 +276,7 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
     let path = route_path(&request);
     let method = request.method().as_str().to_owned();
     let span = tracing::info_span!("request", request_id = %request_id, route = %path);
+    tracing_export::link_invocation(&span, &request, &request_id);
     async move {
         let body = body_bytes(&request);
         let input_bytes = body.len() as u64;
@@ -411,8 +413,11 @@ async fn dispatch(
     match route.operation {
         Operation::Summarize => {
             let input = parse_json(request)?;
+            let engine = engine()?;
             respond(
-                intents::summarize::summarize(engine()?, &input, deadline).await?,
+                intents::summarize::summarize(engine, &input, deadline)
+                    .instrument(tracing_export::provider_span("summarize", engine.name()))
+                    .await?,
                 request_id,
                 started,
                 trace,
@@ -420,8 +425,11 @@ async fn dispatch(
         }
         Operation::Classify => {
             let input = parse_json(request)?;
+            let engine = engine()?;
             respond(
-                intents::classify::classify(engine()?, &input, deadline).await?,
+                intents::classify::classify(engine, &input, deadline)
+                    .instrument(tracing_export::provider_span("classify", engine.name()))
+                    .await?,
                 request_id,
                 started,
                 trace,
@@ -429,8 +437,11 @@ async fn dispatch(
         }
         Operation::Extract => {
             let input = parse_json(request)?;
+            let engine = engine()?;
             respond(
-                intents::extract::extract(engine()?, &input, deadline).await?,
+                intents::extract::extract(engine, &input, deadline)
+                    .instrument(tracing_export::provider_span("extract", engine.name()))
+                    .await?,
                 request_id,
                 started,
                 trace,
@@ -438,8 +449,11 @@ async fn dispatch(
         }
         Operation::Recommend => {
             let input = parse_json(request)?;
+            let engine = engine()?;
             respond(
-                intents::recommend::recommend(engine()?, &input, deadline).await?,
+                intents::recommend::recommend(engine, &input, deadline)
+                    .instrument(tracing_export::provider_span("recommend", engine.name()))
+                    .await?,
                 request_id,
                 started,
                 trace,
@@ -447,8 +461,11 @@ async fn dispatch(
         }
         Operation::Score => {
             let input = parse_json(request)?;
+            let engine = engine()?;
             respond(
-                intents::score::score(engine()?, &input, deadline).await?,
+                intents::score::score(engine, &input, deadline)
+                    .instrument(tracing_export::provider_span("score", engine.name()))
+                    .await?,
                 request_id,
                 started,
                 trace,
@@ -458,7 +475,9 @@ async fn dispatch(
         Operation::SubmitFeedback => {
             let input = parse_json(request)?;
             let caller = Caller::of_request(request);
-            let response = intents::feedback::submit(feedback_store(app)?, input, &caller).await?;
+            let response = intents::feedback::submit(feedback_store(app)?, input, &caller)
+                .instrument(tracing_export::store_write_span("feedback"))
+                .await?;
             let status = if response.created {
                 StatusCode::CREATED
             } else {
@@ -714,6 +733,7 @@ pub fn parse_and_validate<T>(body: &[u8]) -> Result<T, ApiError>
 where
     T: DeserializeOwned + Validate + Semantic,
 {
+    let parse = tracing_export::parse_span().entered();
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::MalformedJson(
             "the request body is empty; send a JSON object".into(),
@@ -751,6 +771,8 @@ where
         ApiError::MalformedJson(format!("unexpected data after the JSON value: {e}"))
     })?;
 
+    drop(parse);
+    let _validate = tracing_export::validate_span().entered();
     let mut errors = Vec::new();
     if let Err(e) = value.validate() {
         flatten_validation(&e, "", &mut errors);

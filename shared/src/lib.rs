@@ -27,6 +27,7 @@
 //! - [`metrics`]: one CloudWatch embedded-metric line per request (namespace `IntentApi`).
 //! - [`caller`]: who called (API key id, a token's subject and client id), from the request
 //!   context, as every stored item records it.
+//! - [`tracing_export`]: the request's spans as X-Ray subsegments, annotated with the request id.
 //! - [`config`]: typed configuration read once per cold start from the environment.
 //! - [`openapi`]: the OpenAPI document generated from the contract, and the docs page.
 
@@ -48,3 +49,4 @@ pub mod request_end;
 pub mod routes;
 pub mod store;
 pub mod streaming;
+pub mod tracing_export;

@@ -5,30 +5,69 @@
 //! be correlated without storing them), statuses and timings. Metrics are [`crate::metrics`]'s.
 
 use serde::Serialize;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::config::ConfigError;
+use crate::tracing_export::{self, TracingConfig};
 
 use crate::caller::Caller;
 use crate::contract::Usage;
 
-/// Installs the JSON subscriber. The level comes from `RUST_LOG` (or `AWS_LAMBDA_LOG_LEVEL`, which
+/// Installs the JSON subscriber, and the X-Ray trace exporter when tracing is on (see
+/// [`crate::tracing_export`]). The level comes from `RUST_LOG` (or `AWS_LAMBDA_LOG_LEVEL`, which
 /// Lambda's advanced logging controls set), defaulting to `info`. Safe to call more than once.
 pub fn init() {
+    init_with_traces(TracingConfig::from_env());
+}
+
+/// [`init`] with the trace configuration given rather than read from the environment. A bad
+/// configuration is logged and leaves traces off: tracing never stops a function.
+pub fn init_with_traces(traces: Result<Option<TracingConfig>, ConfigError>) {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .or_else(|| std::env::var("AWS_LAMBDA_LOG_LEVEL").ok())
         .map(|v| v.to_lowercase())
         .and_then(|v| EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    // Spans that exist only for traces stay out of the logs, so a line logged inside one still
+    // names the request span (its request id and route) as its current span.
+    let filter = filter.and(filter_fn(|meta| {
+        meta.target() != tracing_export::SPAN_TARGET
+    }));
+    let logs = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(false)
         .flatten_event(true)
         .with_target(false)
         // Lambda adds its own timestamp to each line, but local runs and tests do not.
         .with_ansi(false)
+        .with_filter(filter);
+    let mut setup_error = None;
+    let traces = match traces {
+        Ok(Some(config)) if !tracing_export::enabled() => match tracing_export::layer(&config) {
+            Ok(layer) => Some(layer),
+            Err(err) => {
+                setup_error = Some(err);
+                None
+            }
+        },
+        Ok(_) => None,
+        Err(err) => {
+            setup_error = Some(err.into());
+            None
+        }
+    };
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
         .try_init();
+    if let Some(err) = setup_error {
+        tracing::error!(error = %err, "traces are off");
+    }
 }
 
 /// Everything known about a finished request: the summary log line and the request log item.

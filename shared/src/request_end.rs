@@ -9,6 +9,8 @@ use crate::http::App;
 use crate::metrics::{ProviderFailure, RequestMetrics};
 use crate::observability::RequestRecord;
 use crate::store::LogItem;
+use crate::tracing_export::{self, TraceParent};
+use tracing::Instrument;
 
 /// Request log writes that failed or ran out of time since the cold start.
 static REQUEST_LOG_FAILURES: AtomicU64 = AtomicU64::new(0);
@@ -58,13 +60,14 @@ pub(crate) async fn record_request(
         String::from_utf8_lossy(&body[..body.len().min(MAX_LOGGED_INPUT_BYTES)]).into_owned()
     });
     let item = log_item(app, record, input);
+    let write = || tracing_export::store_write_span("request_log");
     match app.deferred_log.get() {
         Some(extension) => {
-            if let Err(unsent) = extension.send(item) {
-                write_log_item(app, unsent.0).await;
+            if let Err(unsent) = extension.send((item, TraceParent::current())) {
+                write_log_item(app, unsent.0.0).instrument(write()).await;
             }
         }
-        None => write_log_item(app, item).await,
+        None => write_log_item(app, item).instrument(write()).await,
     }
 }
 

@@ -5,6 +5,7 @@
 //! Each test starts its own DynamoDB Local and local API so tests stay independent.
 
 mod generative;
+mod traces;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;

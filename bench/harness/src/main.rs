@@ -263,6 +263,23 @@ fn lambda_contenders(a: &Args) -> anyhow::Result<Vec<Contender>> {
             payload: read_payload(&a.bench_dir, f)?,
         });
     }
+    // The same binaries with X-Ray tracing on, sending to a local sink: the cost of tracing.
+    // Measured only when named in `--only`, so the default suite is unchanged.
+    for f in ["health", "classify"] {
+        let name = format!("rust-{f}-xray");
+        if a.only.as_ref().is_some_and(|only| only.contains(&name)) {
+            let mut env = base_env.clone();
+            env.push(("AWS_XRAY_DAEMON_ADDRESS".into(), xray_sink()?.to_string()));
+            list.push(Contender {
+                name,
+                lang: "rust",
+                role: "intent",
+                binary: a.bin_dir.join(f),
+                env,
+                payload: read_payload(&a.bench_dir, f)?,
+            });
+        }
+    }
     for (name, module, payload, role) in [
         ("py-generate", "generate_app.handler", "generate", "floor"),
         ("py-score", "score_app.handler", "score", "intent"),
@@ -277,6 +294,16 @@ fn lambda_contenders(a: &Args) -> anyhow::Result<Vec<Contender>> {
         });
     }
     Ok(filter(list, &a.only))
+}
+
+/// A UDP socket on 127.0.0.1 that stands in for the X-Ray daemon: datagrams queue up unread in
+/// the kernel and are dropped when its buffer is full, as a busy daemon would drop them.
+fn xray_sink() -> anyhow::Result<std::net::SocketAddr> {
+    static SINK: std::sync::OnceLock<std::net::UdpSocket> = std::sync::OnceLock::new();
+    if SINK.get().is_none() {
+        let _ = SINK.set(std::net::UdpSocket::bind("127.0.0.1:0")?);
+    }
+    Ok(SINK.get().context("the X-Ray sink socket")?.local_addr()?)
 }
 
 fn python_env(a: &Args, handler: &str, base: &[(String, String)]) -> Vec<(String, String)> {

@@ -65,7 +65,8 @@ pub fn intent_of(function: Function) -> Option<&'static str> {
         | Function::Feedback
         | Function::Docs
         | Function::Jobs
-        | Function::JobWorker => None,
+        | Function::JobWorker
+        | Function::Authorizer => None,
     }
 }
 

@@ -141,6 +141,7 @@ pub async fn handle_with(
         ends_at: stream_end(&request),
     };
     let span = tracing::info_span!("request", request_id = %facts.request_id, route = %facts.path);
+    crate::tracing_export::link_invocation(&span, &request, &facts.request_id);
     async move {
         let (started, spent) = spent_on_failure::scope(async {
             let started = AssertUnwindSafe(start(app, &request, &facts))
