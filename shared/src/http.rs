@@ -72,6 +72,8 @@ pub struct ProviderConfig {
     pub fallback_to_embedded: bool,
     /// `PROVIDER_TIMEOUT_MS`: the budget of a request's provider calls.
     pub timeout: Duration,
+    /// `EMBEDDING_CACHE_MB` in bytes: the embedding model's cache (0: none).
+    pub embedding_cache_bytes: usize,
 }
 
 impl Default for ProviderConfig {
@@ -80,6 +82,7 @@ impl Default for ProviderConfig {
             generative: None,
             fallback_to_embedded: false,
             timeout: Duration::from_secs(25),
+            embedding_cache_bytes: (crate::config::DEFAULT_EMBEDDING_CACHE_MB << 20) as usize,
         }
     }
 }
@@ -139,6 +142,7 @@ impl App {
                 generative: config.generative.clone(),
                 fallback_to_embedded: config.fallback_to_embedded,
                 timeout: config.provider_timeout,
+                embedding_cache_bytes: config.embedding_cache_bytes,
             },
             request_log: Arc::new(DynamoRequestLog::new(
                 clients.clone(),
@@ -157,7 +161,7 @@ impl App {
     }
 
     /// Builds the configured intent engine: the embedded one (hybrid when `MODEL_DIR` holds the
-    /// model, loaded with `load`), or a generative provider (`INTENT_PROVIDER=bedrock|openai`),
+    /// model, loaded with `load` and wrapped in the `EMBEDDING_CACHE_MB` cache), or a generative provider (`INTENT_PROVIDER=bedrock|openai`),
     /// with the embedded engine behind it when `PROVIDER_FALLBACK=embedded`.
     ///
     /// Only the intent functions call this (from their `main`, with `MiniLm::load`), so the
@@ -174,6 +178,7 @@ impl App {
                 self.provider_config.generative.as_ref(),
                 self.provider_config.fallback_to_embedded,
                 self.model_dir.as_deref(),
+                self.provider_config.embedding_cache_bytes,
                 load,
             )
             .await?,
@@ -357,6 +362,7 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 /// (handed to the extension to write after the response, or written now without one).
 pub(crate) async fn record_request(app: &App, record: RequestRecord, body: &[u8]) {
     record.log();
+    crate::observability::embedding_cache_metrics(app.function.binary(), &record.usage);
     let input = app.log_settings.include_input.then(|| {
         String::from_utf8_lossy(&body[..body.len().min(MAX_LOGGED_INPUT_BYTES)]).into_owned()
     });

@@ -71,6 +71,8 @@ impl RequestRecord {
             input_tokens = usage.input_tokens,
             output_tokens = usage.output_tokens,
             embedded_texts = usage.embedded_texts,
+            embedding_cache_hits = usage.embedding_cache_hits.unwrap_or(0),
+            embedding_cache_misses = usage.embedding_cache_misses.unwrap_or(0),
             attempts = usage.attempts.unwrap_or(0),
             cost_usd = self.cost_usd.unwrap_or(0.0),
             stop_reason = self.stop_reason.as_deref().unwrap_or("-"),
@@ -112,4 +114,73 @@ pub fn model_usage_metrics(intent: &str, provider: &str, usage: &Usage, cost_usd
         }]
     });
     println!("{line}");
+}
+
+/// The embedding cache's part in one request, as an embedded-metric-format line per function:
+/// `EmbeddingCacheHits` and `EmbeddingCacheMisses` (their ratio is the hit rate). Nothing is
+/// written for a request that used no embedding model.
+pub fn embedding_cache_metrics(function: &str, usage: &Usage) {
+    if let Some(line) = embedding_cache_metrics_line(function, usage, chrono::Utc::now()) {
+        println!("{line}");
+    }
+}
+
+fn embedding_cache_metrics_line(
+    function: &str,
+    usage: &Usage,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<serde_json::Value> {
+    let (Some(hits), Some(misses)) = (usage.embedding_cache_hits, usage.embedding_cache_misses)
+    else {
+        return None;
+    };
+    Some(serde_json::json!({
+        "function": function,
+        "EmbeddingCacheHits": hits,
+        "EmbeddingCacheMisses": misses,
+        "_aws": {
+            "Timestamp": now.timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": "IntentApi",
+                "Dimensions": [["function"]],
+                "Metrics": [
+                    {"Name": "EmbeddingCacheHits", "Unit": "Count"},
+                    {"Name": "EmbeddingCacheMisses", "Unit": "Count"},
+                ],
+            }],
+        },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedding_cache_metrics_are_an_emf_line_only_when_a_model_embedded() {
+        let now = chrono::Utc::now();
+        assert_eq!(
+            embedding_cache_metrics_line("score", &Usage::default(), now),
+            None
+        );
+        let usage = Usage {
+            embedded_texts: 1,
+            embedding_cache_hits: Some(20),
+            embedding_cache_misses: Some(1),
+            ..Usage::default()
+        };
+        let line = embedding_cache_metrics_line("score", &usage, now).expect("a line");
+        assert_eq!(line["EmbeddingCacheHits"], 20);
+        assert_eq!(line["EmbeddingCacheMisses"], 1);
+        assert_eq!(line["function"], "score");
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], serde_json::json!([["function"]]));
+        let names: Vec<&str> = directive["Metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .filter_map(|m| m["Name"].as_str())
+            .collect();
+        assert_eq!(names, ["EmbeddingCacheHits", "EmbeddingCacheMisses"]);
+    }
 }

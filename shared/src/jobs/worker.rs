@@ -67,6 +67,7 @@ impl Worker {
             config.generative.as_ref(),
             config.fallback_to_embedded,
             config.model_dir.as_deref(),
+            config.embedding_cache_bytes,
             load,
         )
         .await?;
