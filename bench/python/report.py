@@ -293,7 +293,7 @@ def main():
     # The generative provider section is bench-provider's own Markdown (bench/provider).
     provider = args.results / "provider.md"
     if provider.exists() and provider.read_text().strip():
-        md.append("## Generative providers and streaming (`bench-provider`)\n")
+        md.append("## Generative providers, streaming and the embedding cache (`bench-provider`)\n")
         md.append(provider.read_text().replace("\n## ", "\n### ").replace("## ", "### ", 1))
     for note in meta.get("notes", []):
         md.append(f"- {note}")

@@ -4,7 +4,7 @@
 //! Usage: `local-api [--port 3000] [--bin-dir target/debug] [--stage Prod]`
 //!
 //! Function processes get a Lambda-like environment: the `AWS_*` (except `AWS_LAMBDA_*`),
-//! `RUST_LOG`, `MODEL_DIR`, `INTENT_PROVIDER`, provider settings (`BEDROCK_*`, `OPENAI_*`,
+//! `RUST_LOG`, `MODEL_DIR`, `EMBEDDING_CACHE_MB`, `INTENT_PROVIDER`, provider settings (`BEDROCK_*`, `OPENAI_*`,
 //! `PROVIDER_*`, `MAX_INPUT_TOKENS`) and `*_TABLE` variables of this process, plus what
 //! `template.yaml` sets for every function.
 //!
@@ -61,6 +61,7 @@ fn function_env() -> Vec<(String, String)> {
             (k.starts_with("AWS_") && !k.starts_with("AWS_LAMBDA_"))
                 || k.starts_with("RUST_")
                 || k == "MODEL_DIR"
+                || k == "EMBEDDING_CACHE_MB"
                 || k == "INTENT_PROVIDER"
                 // The generative provider's settings (BEDROCK_*, OPENAI_*, PROVIDER_*), so any
                 // provider can be served locally.

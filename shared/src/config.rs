@@ -107,6 +107,9 @@ pub enum ConfigError {
     },
 }
 
+/// `EMBEDDING_CACHE_MB` when unset (see [`Config::embedding_cache_bytes`]).
+pub const DEFAULT_EMBEDDING_CACHE_MB: u64 = 64;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub provider: ProviderKind,
@@ -121,6 +124,12 @@ pub struct Config {
     pub provider_timeout: Duration,
     /// Directory of the embedding model (`MODEL_DIR`); `None` runs the classic engine alone.
     pub model_dir: Option<PathBuf>,
+    /// `EMBEDDING_CACHE_MB` (0–1024, default 64; 0 disables): the most memory the warm
+    /// environment's embedding cache may take, in bytes. 64 MiB holds about 38,000 texts (a
+    /// 384-float vector and its key is ~1.6 KB), far more than a label set or catalogue a client
+    /// resends, and is small beside the intent functions' 1024 MB (peak RSS with the model is
+    /// ~190 MiB). The upper bound stops a typo from reserving more than the function has.
+    pub embedding_cache_bytes: usize,
     /// `REQUEST_LOG_TABLE`: DynamoDB table for the request log (required).
     pub request_log_table: String,
     /// `FEEDBACK_TABLE`: DynamoDB table for feedback (required by the feedback function only).
@@ -199,6 +208,19 @@ impl Config {
         })?;
         let request_log_ttl_days = number(&get, "REQUEST_LOG_TTL_DAYS", 30, 1, 3650)? as u32;
         let budget_ms = number(&get, "REQUEST_LOG_BUDGET_MS", 300, 10, 5000)?;
+        let embedding_cache_mb = match get("EMBEDDING_CACHE_MB") {
+            None => DEFAULT_EMBEDDING_CACHE_MB,
+            Some(v) => match v.parse::<u64>() {
+                Ok(mb) if mb <= 1024 => mb,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "EMBEDDING_CACHE_MB",
+                        value: v,
+                        expected: "a whole number of megabytes from 0 (no cache) to 1024",
+                    });
+                }
+            },
+        };
         let request_log_include_input = match get("REQUEST_LOG_INCLUDE_INPUT").as_deref() {
             None | Some("false") => false,
             Some("true") => true,
@@ -230,6 +252,8 @@ impl Config {
             fallback_to_embedded,
             provider_timeout,
             model_dir: get("MODEL_DIR").map(PathBuf::from),
+            // At most 1 GiB, so the product fits usize on every supported target.
+            embedding_cache_bytes: (embedding_cache_mb << 20) as usize,
             request_log_table,
             feedback_table: get("FEEDBACK_TABLE"),
             request_log_ttl_days,
@@ -394,6 +418,31 @@ mod tests {
         assert_eq!(c.model_dir, None);
         assert_eq!(c.request_log_ttl_days, 30);
         assert!(!c.request_log_include_input);
+        assert_eq!(c.embedding_cache_bytes, 64 << 20);
+    }
+
+    #[test]
+    fn reads_the_embedding_cache_size_and_zero_disables_it() {
+        let with = |v: &str| {
+            Config::from_lookup(env(&[
+                ("REQUEST_LOG_TABLE", "t"),
+                ("EMBEDDING_CACHE_MB", v),
+            ]))
+        };
+        assert_eq!(with("16").expect("valid").embedding_cache_bytes, 16 << 20);
+        assert_eq!(with("0").expect("valid").embedding_cache_bytes, 0);
+        assert_eq!(with("1024").expect("valid").embedding_cache_bytes, 1 << 30);
+        for bad in ["1025", "-1", "64MB", "1.5", "lots"] {
+            let err = with(bad).expect_err("invalid cache size");
+            assert_eq!(
+                err,
+                ConfigError::Invalid {
+                    name: "EMBEDDING_CACHE_MB",
+                    value: bad.to_owned(),
+                    expected: "a whole number of megabytes from 0 (no cache) to 1024",
+                }
+            );
+        }
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub struct ProviderConfig {
     pub timeout: Duration,
     /// `MAX_INPUT_TOKENS`: the cap on a generative model's input per request (`None`: no cap).
     pub max_input_tokens: Option<u64>,
+    /// `EMBEDDING_CACHE_MB` in bytes: the embedding model's cache (0: none).
+    pub embedding_cache_bytes: usize,
 }
 
 impl Default for ProviderConfig {
@@ -86,6 +88,7 @@ impl Default for ProviderConfig {
             fallback_to_embedded: false,
             timeout: Duration::from_secs(25),
             max_input_tokens: Some(crate::config::DEFAULT_MAX_INPUT_TOKENS),
+            embedding_cache_bytes: (crate::config::DEFAULT_EMBEDDING_CACHE_MB << 20) as usize,
         }
     }
 }
@@ -141,6 +144,7 @@ impl App {
                 fallback_to_embedded: config.fallback_to_embedded,
                 timeout: config.provider_timeout,
                 max_input_tokens: config.max_input_tokens,
+                embedding_cache_bytes: config.embedding_cache_bytes,
             },
             request_log: Arc::new(DynamoRequestLog::new(
                 clients.clone(),
@@ -159,7 +163,7 @@ impl App {
     }
 
     /// Builds the configured intent engine: the embedded one (hybrid when `MODEL_DIR` holds the
-    /// model, loaded with `load`), or a generative provider (`INTENT_PROVIDER=bedrock|openai`),
+    /// model, loaded with `load` and wrapped in the `EMBEDDING_CACHE_MB` cache), or a generative provider (`INTENT_PROVIDER=bedrock|openai`),
     /// with the embedded engine behind it when `PROVIDER_FALLBACK=embedded`.
     ///
     /// Only the intent functions call this (from their `main`, with `MiniLm::load`), so the
@@ -177,6 +181,7 @@ impl App {
                 self.provider_config.fallback_to_embedded,
                 self.provider_config.max_input_tokens,
                 self.model_dir.as_deref(),
+                self.provider_config.embedding_cache_bytes,
                 load,
             )
             .await?,

@@ -111,6 +111,8 @@ impl RequestRecord {
             input_tokens = usage.input_tokens,
             output_tokens = usage.output_tokens,
             embedded_texts = usage.embedded_texts,
+            embedding_cache_hits = usage.embedding_cache_hits.unwrap_or(0),
+            embedding_cache_misses = usage.embedding_cache_misses.unwrap_or(0),
             attempts = usage.attempts.unwrap_or(0),
             cost_usd = self.cost_usd.unwrap_or(0.0),
             stop_reason = self.stop_reason.as_deref().unwrap_or("-"),

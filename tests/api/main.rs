@@ -4,6 +4,7 @@
 //!
 //! Each test starts its own DynamoDB Local and local API so tests stay independent.
 
+mod embedding_cache;
 mod generative;
 mod traces;
 

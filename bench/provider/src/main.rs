@@ -10,11 +10,16 @@
 //!   tokens at a fixed rate.
 //! - `cold`: cold start of one intent function binary (process start → first `/next`, then the
 //!   first response) configured for each provider, cold starts interleaved round-robin.
+//! - `cache`: the same 20-article score request twice on a warm instance of the real `score`
+//!   binary, first embedded by the model, then answered from the embedding cache (see
+//!   [`cache`]).
 //!
 //! - `metrics` (only when asked for): what one request's metric line costs, built and written to
 //!   stdout as the handler does, next to writing a line of the same length alone.
 //!
-//! `bench-provider [--sections overhead,stream,cold,metrics] [--n N] [--bin-dir DIR] [--model-dir DIR]`
+//! `bench-provider [--sections overhead,stream,cold,cache,metrics] [--n N] [--bin-dir DIR] [--model-dir DIR]`
+
+mod cache;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,7 +55,12 @@ struct Args {
 fn args() -> anyhow::Result<Args> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut a = Args {
-        sections: vec!["overhead".into(), "stream".into(), "cold".into()],
+        sections: vec![
+            "overhead".into(),
+            "stream".into(),
+            "cold".into(),
+            "cache".into(),
+        ],
         n: 300,
         bin_dir: root.join("target/release"),
         model_dir: Some(root.join(".tools/model/all-MiniLM-L6-v2")).filter(|d| d.is_dir()),
@@ -64,12 +74,30 @@ fn args() -> anyhow::Result<Args> {
             "--bin-dir" => a.bin_dir = PathBuf::from(value()?),
             "--model-dir" => a.model_dir = Some(PathBuf::from(value()?)),
             other => anyhow::bail!(
-                "unknown argument {other}; usage: bench-provider [--sections overhead,stream,cold] \
-                 [--n N] [--bin-dir DIR] [--model-dir DIR]"
+                "unknown argument {other}; usage: bench-provider [--sections \
+                 overhead,stream,cold,cache] [--n N] [--bin-dir DIR] [--model-dir DIR]"
             ),
         }
     }
     Ok(a)
+}
+
+/// A function process's environment for these sections: the template's globals, no DynamoDB
+/// (the request-log write fails softly after the response).
+fn base_env() -> Vec<(String, String)> {
+    let mut base: Vec<(String, String)> = vec![
+        ("REQUEST_LOG_TABLE".into(), "RequestLogTable".into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID".into(), "bench".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "bench".into()),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB".into(),
+            "http://127.0.0.1:9".into(),
+        ),
+        ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+    ];
+    base.extend(local_api::template_globals());
+    base
 }
 
 fn pct(samples: &mut [f64], p: f64) -> f64 {
@@ -252,19 +280,7 @@ async fn cold(a: &Args, n: usize) -> anyhow::Result<()> {
         })))
         .mount(&bedrock)
         .await;
-    let mut base: Vec<(String, String)> = vec![
-        ("REQUEST_LOG_TABLE".into(), "RequestLogTable".into()),
-        ("AWS_REGION".into(), "us-east-1".into()),
-        ("AWS_ACCESS_KEY_ID".into(), "bench".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "bench".into()),
-        // No DynamoDB here: the request-log write fails softly after the response.
-        (
-            "AWS_ENDPOINT_URL_DYNAMODB".into(),
-            "http://127.0.0.1:9".into(),
-        ),
-        ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
-    ];
-    base.extend(local_api::template_globals());
+    let base = base_env();
     let mut embedded = base.clone();
     if let Some(dir) = &a.model_dir {
         embedded.push(("MODEL_DIR".into(), dir.display().to_string()));
@@ -382,7 +398,10 @@ async fn main() -> anyhow::Result<()> {
             "stream" => stream(a.n).await?,
             "cold" => cold(&a, a.n).await?,
             "metrics" => metrics(a.n),
-            other => anyhow::bail!("unknown section {other}: overhead, stream, cold or metrics"),
+            "cache" => cache::cache(&a, a.n).await?,
+            other => {
+                anyhow::bail!("unknown section {other}: overhead, stream, cold, cache or metrics")
+            }
         }
     }
     Ok(())

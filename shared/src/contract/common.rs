@@ -54,8 +54,17 @@ pub struct Usage {
     pub input_tokens: u64,
     /// Output tokens, summed likewise.
     pub output_tokens: u64,
-    /// Texts embedded by an embedding model (0 when none was used).
+    /// Texts embedded by an embedding model (0 when none was used). Texts answered from the
+    /// embedding cache are not counted here but in `embedding_cache_hits`.
     pub embedded_texts: u64,
+    /// Texts whose embedding came from the function's embedding cache (an earlier request of
+    /// the same warm instance sent them). Present when an embedding model was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_cache_hits: Option<u64>,
+    /// Texts not in the embedding cache, so embedded by the model (equals `embedded_texts`).
+    /// Present when an embedding model was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_cache_misses: Option<u64>,
     /// Input tokens served from the upstream's prompt cache, where the upstream reports them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_read_tokens: Option<u64>,
@@ -66,12 +75,6 @@ pub struct Usage {
     /// generative providers only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,
-    /// Texts whose embedding came from the engine's cache, where the engine reports it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub embedding_cache_hits: Option<u64>,
-    /// Texts the engine had to embed because its cache did not hold them, where it reports it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub embedding_cache_misses: Option<u64>,
 }
 
 impl Usage {
@@ -85,12 +88,12 @@ impl Usage {
         self.input_tokens += other.input_tokens;
         self.output_tokens += other.output_tokens;
         self.embedded_texts += other.embedded_texts;
-        self.cache_read_tokens = sum(self.cache_read_tokens, other.cache_read_tokens);
-        self.cache_write_tokens = sum(self.cache_write_tokens, other.cache_write_tokens);
-        self.attempts = sum(self.attempts, other.attempts);
         self.embedding_cache_hits = sum(self.embedding_cache_hits, other.embedding_cache_hits);
         self.embedding_cache_misses =
             sum(self.embedding_cache_misses, other.embedding_cache_misses);
+        self.cache_read_tokens = sum(self.cache_read_tokens, other.cache_read_tokens);
+        self.cache_write_tokens = sum(self.cache_write_tokens, other.cache_write_tokens);
+        self.attempts = sum(self.attempts, other.attempts);
     }
 }
 
@@ -282,6 +285,33 @@ pub mod whole {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_add_sums_cache_counts_and_keeps_them_absent_when_both_are() {
+        let mut total = Usage {
+            embedded_texts: 3,
+            embedding_cache_hits: Some(2),
+            embedding_cache_misses: Some(3),
+            ..Usage::default()
+        };
+        total.add(Usage {
+            embedded_texts: 1,
+            embedding_cache_hits: Some(4),
+            embedding_cache_misses: Some(1),
+            ..Usage::default()
+        });
+        assert_eq!(total.embedded_texts, 4);
+        assert_eq!(total.embedding_cache_hits, Some(6));
+        assert_eq!(total.embedding_cache_misses, Some(4));
+        total.add(Usage::default());
+        assert_eq!(total.embedding_cache_hits, Some(6));
+        let mut generative = Usage::default();
+        generative.add(Usage::default());
+        assert_eq!(generative.embedding_cache_hits, None);
+        let json = serde_json::to_value(generative).expect("serializes");
+        assert!(json.get("embedding_cache_hits").is_none(), "{json}");
+        assert!(json.get("embedding_cache_misses").is_none(), "{json}");
+    }
 
     #[test]
     fn span_counts_code_points_not_bytes() {

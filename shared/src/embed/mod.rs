@@ -1,6 +1,7 @@
 //! Sentence embeddings: the [`Embedder`] contract, the in-process all-MiniLM-L6-v2 model
-//! ([`MiniLm`], candle on CPU), a deterministic test double ([`HashingEmbedder`]), [`cosine`]
-//! similarity and the [`EmbedError`] every embedder reports.
+//! ([`MiniLm`], candle on CPU), the warm-environment cache in front of it ([`CachedEmbedder`]),
+//! a deterministic test double ([`HashingEmbedder`]), [`cosine`] similarity and the
+//! [`EmbedError`] every embedder reports.
 //!
 //! The model runs inside the Lambda process on the CPU: no network call, no GPU. Loading costs a
 //! fraction of a second and ~90 MB of weights, so callers load one [`MiniLm`] per execution
@@ -13,6 +14,7 @@
 //! wherever it is mounted.
 
 mod bert;
+mod cache;
 mod checkpoint;
 mod error;
 mod hashing;
@@ -23,6 +25,7 @@ mod word_table;
 #[cfg(test)]
 mod model_tests;
 
+pub use self::cache::CachedEmbedder;
 pub use self::error::EmbedError;
 pub use self::hashing::HashingEmbedder;
 pub use self::minilm::MiniLm;
@@ -37,6 +40,28 @@ pub trait Embedder: Send + Sync {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
     /// Number of wordpiece tokens the model sees for `text` (after truncation, incl. [CLS]/[SEP]).
     fn token_count(&self, text: &str) -> usize;
+
+    /// [`Embedder::embed`] with each text's [`Embedder::token_count`] and how many texts a cache
+    /// answered. Without a cache that is `embed` and `token_count` per text; [`CachedEmbedder`]
+    /// answers repeated texts (vector and count) from memory.
+    fn embed_counted(&self, texts: &[&str]) -> Result<Embedded, EmbedError> {
+        Ok(Embedded {
+            vectors: self.embed(texts)?,
+            token_counts: texts.iter().map(|t| self.token_count(t)).collect(),
+            cache_hits: 0,
+        })
+    }
+}
+
+/// One batch from [`Embedder::embed_counted`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedded {
+    /// One vector per input, in order.
+    pub vectors: Vec<Vec<f32>>,
+    /// One token count per input, in order.
+    pub token_counts: Vec<usize>,
+    /// Inputs answered from a cache; the others were embedded by the model.
+    pub cache_hits: usize,
 }
 
 /// Cosine similarity in `[-1, 1]`.

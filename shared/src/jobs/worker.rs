@@ -72,6 +72,7 @@ impl Worker {
             config.fallback_to_embedded,
             config.max_input_tokens,
             config.model_dir.as_deref(),
+            config.embedding_cache_bytes,
             load,
         )
         .await?;

@@ -1,5 +1,5 @@
 //! Builds the configured provider once per cold start: the embedded engine (with the embedding
-//! model when `MODEL_DIR` is set), or a generative provider on Bedrock or an OpenAI-compatible
+//! model when `MODEL_DIR` is set, behind the `EMBEDDING_CACHE_MB` cache), or a generative provider on Bedrock or an OpenAI-compatible
 //! server, optionally with the embedded engine behind it as a fallback.
 //!
 //! Every failure here stops the cold start with a message naming the variable to fix, so a
@@ -19,18 +19,20 @@ use super::fallback::FallbackProvider;
 use super::generative::{ChatModel, GenerativeProvider};
 use super::openai::{ApiKey, OpenAiChat, OpenAiSettings, ResponseFormat};
 use crate::config::{BedrockOutputMode, GenerativeConfig, OpenAiKeySource, OpenAiResponseFormat};
-use crate::embed::{EmbedError, Embedder};
+use crate::embed::{CachedEmbedder, EmbedError, Embedder};
 use crate::store::dynamo::https_client;
 
 /// Longest the cold start waits for the API key from Secrets Manager.
 const SECRET_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The intent engine a function serves with.
+/// The intent engine a function serves with. `cache_bytes` bounds the embedding cache (0: no
+/// cache).
 pub async fn intent_provider<E, F>(
     generative: Option<&GenerativeConfig>,
     fallback_to_embedded: bool,
     max_input_tokens: Option<u64>,
     model_dir: Option<&Path>,
+    cache_bytes: usize,
     load: F,
 ) -> anyhow::Result<SharedProvider>
 where
@@ -38,7 +40,7 @@ where
     F: FnOnce(&Path) -> Result<E, EmbedError>,
 {
     let Some(generative) = generative else {
-        return embedded(model_dir, load);
+        return embedded(model_dir, cache_bytes, load);
     };
     // The cap guards what a model call costs; the embedded engine bills nothing and bounds its
     // own work (each passage is cut to the model's window), so it has none.
@@ -51,12 +53,18 @@ where
     }
     Ok(Arc::new(FallbackProvider::new(
         primary,
-        embedded(model_dir, load)?,
+        embedded(model_dir, cache_bytes, load)?,
     )))
 }
 
-/// The embedded engine, hybrid when `MODEL_DIR` holds the model.
-fn embedded<E, F>(model_dir: Option<&Path>, load: F) -> anyhow::Result<SharedProvider>
+/// The embedded engine, hybrid when `MODEL_DIR` holds the model. The model is wrapped in the
+/// embedding cache even when it is disabled (0 bytes), so every request reports its cache hits
+/// and misses the same way.
+fn embedded<E, F>(
+    model_dir: Option<&Path>,
+    cache_bytes: usize,
+    load: F,
+) -> anyhow::Result<SharedProvider>
 where
     E: Embedder + 'static,
     F: FnOnce(&Path) -> Result<E, EmbedError>,
@@ -73,9 +81,12 @@ where
     })?;
     tracing::info!(
         load_ms = started.elapsed().as_millis() as u64,
+        embedding_cache_bytes = cache_bytes,
         "embedding model loaded"
     );
-    Ok(Arc::new(EmbeddedProvider::with_embedder(Arc::new(model))))
+    Ok(Arc::new(EmbeddedProvider::with_embedder(Arc::new(
+        CachedEmbedder::new(model, cache_bytes),
+    ))))
 }
 
 /// The chat port of the configured upstream.

@@ -284,6 +284,8 @@ pub fn log_attributes(item: &LogItem) -> HashMap<String, AttributeValue> {
         ("cache_read_tokens", r.usage.cache_read_tokens),
         ("cache_write_tokens", r.usage.cache_write_tokens),
         ("attempts", r.usage.attempts.map(u64::from)),
+        ("embedding_cache_hits", r.usage.embedding_cache_hits),
+        ("embedding_cache_misses", r.usage.embedding_cache_misses),
     ];
     for (k, v) in optional_numbers {
         if let Some(v) = v {

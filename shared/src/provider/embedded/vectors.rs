@@ -2,7 +2,8 @@
 //! passages, items and profile) goes to the model in a single [`Embedder::embed`] call, and a
 //! text that occurs twice (a repeated label, two identical passages) is embedded once.
 //!
-//! The batch also yields the request's accounting: texts embedded and model tokens read.
+//! The batch also yields the request's accounting: model tokens read, texts embedded by the model,
+//! and texts answered by the embedding cache (see [`crate::embed::CachedEmbedder`]).
 
 use std::collections::HashMap;
 
@@ -32,28 +33,39 @@ impl Vectors {
                 })
             })
             .collect();
-        let unique = if unique_texts.is_empty() {
-            Vec::new()
-        } else {
-            embedder
-                .embed(&unique_texts)
-                .map_err(|e| ProviderError::Internal(anyhow::Error::new(e)))?
-        };
-        if unique.len() != unique_texts.len() {
+        if unique_texts.is_empty() {
+            return Ok(Vectors {
+                unique: Vec::new(),
+                slot,
+                usage: Usage::default(),
+            });
+        }
+        let batch = embedder
+            .embed_counted(&unique_texts)
+            .map_err(|e| ProviderError::Internal(anyhow::Error::new(e)))?;
+        if batch.vectors.len() != unique_texts.len()
+            || batch.token_counts.len() != unique_texts.len()
+            || batch.cache_hits > unique_texts.len()
+        {
             return Err(ProviderError::Internal(anyhow::anyhow!(
-                "the embedder returned {} vectors for {} texts",
-                unique.len(),
+                "the embedder returned {} vectors, {} token counts and {} cache hits for {} texts",
+                batch.vectors.len(),
+                batch.token_counts.len(),
+                batch.cache_hits,
                 unique_texts.len()
             )));
         }
+        let misses = (unique_texts.len() - batch.cache_hits) as u64;
         let usage = Usage {
-            input_tokens: unique_texts
-                .iter()
-                .map(|t| embedder.token_count(t) as u64)
-                .sum(),
-            embedded_texts: unique_texts.len() as u64,
+            // Tokens of every text the request needed, cached or not: the request's size, the
+            // same on a warm and a cold instance.
+            input_tokens: batch.token_counts.iter().map(|&n| n as u64).sum(),
+            embedded_texts: misses,
+            embedding_cache_hits: Some(batch.cache_hits as u64),
+            embedding_cache_misses: Some(misses),
             ..Usage::default()
         };
+        let unique = batch.vectors;
         Ok(Vectors {
             unique,
             slot,
@@ -118,9 +130,31 @@ mod tests {
         let v = Vectors::embed(&e, &["a b", "c d", "a b"]).expect("embeds");
         assert_eq!(*e.calls.lock().expect("lock"), vec![2]);
         assert_eq!(v.usage.embedded_texts, 2);
+        assert_eq!(v.usage.embedding_cache_hits, Some(0));
+        assert_eq!(v.usage.embedding_cache_misses, Some(2));
         assert_eq!(v.usage.input_tokens, 8);
         assert!((v.sim(0, 2) - 1.0).abs() < 1e-6);
         assert!(v.sim(0, 1) < 0.9);
+    }
+
+    #[test]
+    fn cached_texts_count_as_hits_not_as_embedded_and_keep_their_tokens() {
+        let e = crate::embed::CachedEmbedder::new(
+            Recording {
+                inner: HashingEmbedder::default(),
+                calls: Mutex::new(Vec::new()),
+            },
+            1 << 20,
+        );
+        let first = Vectors::embed(&e, &["a b", "c d"]).expect("embeds");
+        let second = Vectors::embed(&e, &["c d", "e f", "a b", "c d"]).expect("embeds");
+        assert_eq!(second.usage.embedded_texts, 1, "only e f was new");
+        assert_eq!(second.usage.embedding_cache_hits, Some(2));
+        assert_eq!(second.usage.embedding_cache_misses, Some(1));
+        assert_eq!(second.usage.input_tokens, 12, "tokens of every unique text");
+        assert_eq!(second.get(0), first.get(1));
+        assert_eq!(second.get(2), first.get(0));
+        assert_eq!(second.get(3), first.get(1));
     }
 
     #[test]
