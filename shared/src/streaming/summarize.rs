@@ -158,8 +158,6 @@ pub fn abstractive(
                         input_tokens: usage.input,
                         output_tokens: usage.output,
                         embedded_texts: 0,
-                        embedding_cache_hits: None,
-                        embedding_cache_misses: None,
                         cache_read_tokens: usage.cache_read,
                         cache_write_tokens: usage.cache_write,
                         attempts: Some(1),

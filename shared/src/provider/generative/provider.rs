@@ -64,8 +64,6 @@ impl GenerativeProvider {
             input_tokens: spend.usage.input,
             output_tokens: spend.usage.output,
             embedded_texts: 0,
-            embedding_cache_hits: None,
-            embedding_cache_misses: None,
             cache_read_tokens: spend.usage.cache_read,
             cache_write_tokens: spend.usage.cache_write,
             attempts: Some(spend.attempts),
