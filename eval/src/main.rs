@@ -1,6 +1,6 @@
 //! Quality report of the intent engines on the public data in `shared/eval/`.
 //!
-//! `cargo run --profile tool -p eval -- [--data ../shared/eval] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune | --tune-classify] [--quick] [--out FILE]`
+//! `cargo run --profile tool -p eval -- [--data ../shared/eval] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune | --tune-classify] [--quick | --latency] [--out FILE]`
 //!
 //! Every intent runs through `shared::intents::*` on real request types (what users get), with
 //! the classic engine (`EmbeddedProvider::new()`), embeddings alone and the hybrid engine; the
@@ -40,6 +40,8 @@ pub struct Args {
     pub tune_classify: bool,
     /// `--quick`: classify and extract only, printed, `EVALUATION.md` left alone (for iterating).
     pub quick: bool,
+    /// `--latency`: only the latency table, printed and written over the report's latency section.
+    pub latency_only: bool,
     pub out: PathBuf,
     /// BM25 candidates reranked per SciFact query (`/v1/score` takes at most 100).
     pub depth: usize,
@@ -57,6 +59,7 @@ fn parse_args() -> anyhow::Result<Args> {
         tune: false,
         tune_classify: false,
         quick: false,
+        latency_only: false,
         out: root.join("EVALUATION.md"),
         depth: 100,
         queries: None,
@@ -76,6 +79,7 @@ fn parse_args() -> anyhow::Result<Args> {
             }
             "--tune" => args.tune = true,
             "--quick" => args.quick = true,
+            "--latency" => args.latency_only = true,
             "--tune-classify" => {
                 args.tune = true;
                 args.tune_classify = true;
@@ -99,7 +103,7 @@ fn parse_args() -> anyhow::Result<Args> {
             }
             "--out" => args.out = PathBuf::from(it.next().context("--out needs a path")?),
             other => anyhow::bail!(
-                "unknown argument {other}; usage: eval [--data DIR] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune | --tune-classify] [--quick] [--out FILE]"
+                "unknown argument {other}; usage: eval [--data DIR] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune | --tune-classify] [--quick | --latency] [--out FILE]"
             ),
         }
     }
