@@ -5,10 +5,10 @@
 //! be correlated without storing them), statuses and timings. Metrics are [`crate::metrics`]'s.
 
 use serde::Serialize;
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{FilterExt, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::ConfigError;
 use crate::tracing_export::{self, TracingConfig};
@@ -26,12 +26,7 @@ pub fn init() {
 /// [`init`] with the trace configuration given rather than read from the environment. A bad
 /// configuration is logged and leaves traces off: tracing never stops a function.
 pub fn init_with_traces(traces: Result<Option<TracingConfig>, ConfigError>) {
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .or_else(|| std::env::var("AWS_LAMBDA_LOG_LEVEL").ok())
-        .map(|v| v.to_lowercase())
-        .and_then(|v| EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+    let filter = crate::log_filter::from_env();
     // Spans that exist only for traces stay out of the logs, so a line logged inside one still
     // names the request span (its request id and route) as its current span.
     let filter = filter.and(filter_fn(|meta| {

@@ -8,14 +8,13 @@
 //! signatures. Each key is bound to its one algorithm, so a token cannot pick another one.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::Uri;
 use hyper::header::ACCEPT;
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -75,7 +74,10 @@ impl KeySet {
                 .as_ref()
                 .is_some_and(|u| u.scheme_str() == Some("https"));
         Ok(KeySet {
-            client: Client::builder(TokioExecutor::new()).build(connector(https)?),
+            client: Client::builder(TokioExecutor::new()).build(
+                crate::https_connector::connector(https, CONNECT_TIMEOUT)
+                    .map_err(JwksError::Unavailable)?,
+            ),
             issuer: config.issuer.clone(),
             state: Mutex::new(State {
                 jwks_uri: config.jwks_url.clone(),
@@ -243,30 +245,6 @@ fn signing_key(jwk: &Jwk) -> Option<(String, SigningKey)> {
     }
     let key = DecodingKey::from_jwk(jwk).ok()?;
     Some((kid, SigningKey { algorithm, key }))
-}
-
-/// rustls on `ring` with the system's roots (the stack of the rest of the product), HTTP/1.1,
-/// with a connect timeout. Plain http is only ever used for loopback (see [`check_url`]).
-fn connector(https: bool) -> Result<HttpsConnector<HttpConnector>, JwksError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = if https {
-        HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider)
-            .map_err(|e| JwksError::Unavailable(format!("no usable root certificates: {e}")))?
-    } else {
-        // A loopback issuer (tests) needs no roots: skip reading the certificate store.
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| JwksError::Unavailable(e.to_string()))?
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
-        HttpsConnectorBuilder::new().with_tls_config(config)
-    };
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    http.set_nodelay(true);
-    Ok(builder.https_or_http().enable_http1().wrap_connector(http))
 }
 
 #[cfg(test)]

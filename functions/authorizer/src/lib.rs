@@ -33,18 +33,19 @@ pub mod token;
 #[path = "../../../shared/src/routes.rs"]
 pub mod routes;
 
+/// `shared`'s outbound HTTPS connector and log-level choice, compiled in from their files for the
+/// same reason as [`routes`]; both depend on their crates (`hyper-rustls`, `tracing-subscriber`)
+/// alone.
+#[path = "../../../shared/src/https_connector.rs"]
+pub mod https_connector;
+#[path = "../../../shared/src/log_filter.rs"]
+pub mod log_filter;
+
 /// JSON log lines, as the other functions write them (`RUST_LOG`, else Lambda's log level).
 pub fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .or_else(|| std::env::var("AWS_LAMBDA_LOG_LEVEL").ok())
-        .map(|v| v.to_lowercase())
-        .and_then(|v| EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
+        .with_env_filter(log_filter::from_env())
         .flatten_event(true)
         .with_target(false)
         .with_ansi(false)

@@ -6,7 +6,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -15,7 +14,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Body, Incoming};
 use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, Uri};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -84,7 +83,11 @@ impl OpenAiChat {
         }
         let endpoint = chat_completions_endpoint(&base_url)?;
         let authorization = api_key.as_ref().map(bearer).transpose()?;
-        let connector = https_connector(endpoint.scheme_str() == Some("https"))?;
+        let connector = crate::https_connector::connector(
+            endpoint.scheme_str() == Some("https"),
+            CONNECT_TIMEOUT,
+        )
+        .map_err(OpenAiConfigError::Tls)?;
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_timer(TokioTimer::new())
@@ -402,33 +405,6 @@ fn bearer(key: &ApiKey) -> Result<HeaderValue, OpenAiConfigError> {
         .map_err(|_| OpenAiConfigError::InvalidApiKey)?;
     value.set_sensitive(true);
     Ok(value)
-}
-
-/// rustls on `ring` (the AWS SDK's stack: no second TLS library), HTTP/1.1, with a connect
-/// timeout.
-fn https_connector(https: bool) -> Result<HttpsConnector<HttpConnector>, OpenAiConfigError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = if https {
-        HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider)
-            .map_err(|e| OpenAiConfigError::Tls(format!("no usable root certificates: {e}")))?
-    } else {
-        // A plain-http server (a local vLLM or Ollama) never needs TLS: no roots are read, which
-        // spares the cold start a scan of the certificate store and works where there is none.
-        // Only the base URL's host is ever called, so an empty store refuses nothing we use.
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| OpenAiConfigError::Tls(e.to_string()))?
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
-        HttpsConnectorBuilder::new().with_tls_config(config)
-    };
-    let mut http = HttpConnector::new();
-    // The HTTPS wrapper hands `https://` URIs to this connector too.
-    http.enforce_http(false);
-    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    http.set_nodelay(true);
-    Ok(builder.https_or_http().enable_http1().wrap_connector(http))
 }
 
 #[derive(Debug)]
