@@ -3,7 +3,8 @@
 //! `sentiment_lexicon.tsv` with its notice); the rules are VADER's own in simplified form:
 //! negation in the three words before flips and damps a word, degree adverbs ("very",
 //! "slightly") scale it, shouting (ALL CAPS among lower case) and exclamation marks emphasise,
-//! and after "but" the clause that follows weighs more than the one before.
+//! after "but" the clause that follows weighs more than the one before, and an emoji reads as
+//! the words of its description (`sentiment_emoji.tsv`, from the same package).
 //!
 //! The classifier uses it as evidence for caller labels that name a polarity; it is not a model
 //! of its own and knows nothing of any label set.
@@ -21,6 +22,51 @@ static LEXICON: LazyLock<HashMap<&'static str, f32>> = LazyLock::new(|| {
         })
         .collect()
 });
+
+/// Emoji and the words that describe them ("😂" → "face with tears of joy"), only those whose
+/// words carry sentiment.
+static EMOJI: LazyLock<HashMap<char, &'static str>> = LazyLock::new(|| {
+    include_str!("sentiment_emoji.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (emoji, words) = l.split_once('\t')?;
+            let mut chars = emoji.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => Some((c, words)),
+                _ => None,
+            }
+        })
+        .collect()
+});
+
+/// `text` with every known emoji replaced by its description, as VADER reads it; variation
+/// selectors and skin-tone modifiers, which only change how an emoji is drawn, are dropped.
+/// Borrowed unchanged when the text has no emoji.
+fn with_emoji_described(text: &str) -> std::borrow::Cow<'_, str> {
+    let drawn_only = |c: char| c == '\u{fe0f}' || ('\u{1f3fb}'..='\u{1f3ff}').contains(&c);
+    if !text
+        .chars()
+        .any(|c| !c.is_ascii() && (EMOJI.contains_key(&c) || drawn_only(c)))
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 32);
+    for c in text.chars() {
+        if drawn_only(c) {
+            continue;
+        }
+        match EMOJI.get(&c) {
+            Some(words) => {
+                out.push(' ');
+                out.push_str(words);
+                out.push(' ');
+            }
+            None => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
 
 /// Words that negate the sentiment word after them (VADER's list, apostrophes optional).
 const NEGATIONS: &[&str] = &[
@@ -106,6 +152,8 @@ pub fn in_lexicon(word: &str) -> bool {
 
 /// Scores `text`; see [`Polarity`].
 pub fn polarity(text: &str) -> Polarity {
+    let text = with_emoji_described(text);
+    let text = text.as_ref();
     let tokens: Vec<&str> = text.split_whitespace().collect();
     let forms: Vec<String> = tokens.iter().map(|t| lexicon_form(t)).collect();
     let letters = |t: &str| t.chars().filter(|c| c.is_alphabetic()).count();
@@ -226,8 +274,23 @@ mod tests {
     }
 
     #[test]
+    fn emoji_read_as_their_descriptions() {
+        assert_eq!(
+            with_emoji_described("so funny 😂!"),
+            "so funny  face with tears of joy !"
+        );
+        // Skin tone and variation selector are ignored; unknown emoji stay as they are.
+        assert_eq!(with_emoji_described("👍🏽"), with_emoji_described("👍"));
+        assert_eq!(with_emoji_described("❤\u{fe0f}"), with_emoji_described("❤"));
+        assert_eq!(with_emoji_described("plain text"), "plain text");
+        assert!(polarity("Finally home 😊").compound > 0.3);
+        assert!(polarity("Monday again 😢").compound < -0.3);
+        assert_eq!(polarity("Monday again").compound, 0.0);
+    }
+
+    #[test]
     fn odd_inputs_do_not_panic() {
-        for t in ["", " ", "!!!", "🙂", "ALL CAPS ONLY", "but", "not"] {
+        for t in ["", " ", "!!!", "🙂", "\u{fe0f}", "🏽🏽", "ALL CAPS ONLY", "but", "not"] {
             let p = polarity(t);
             assert!((-1.0..=1.0).contains(&p.compound), "{t}");
         }
