@@ -291,7 +291,7 @@ fn parse_config(path: &Path, bytes: &[u8]) -> Result<BertConfig, EmbedError> {
 /// Parses tokenizer.json and sets the pipeline's own truncation and padding: truncate to
 /// [`MiniLm::MAX_TOKENS`], never pad (batches are packed; only attention pads, internally).
 fn load_tokenizer(path: &Path, bytes: &[u8], config: &BertConfig) -> Result<Tokenizer, EmbedError> {
-    let mut tokenizer = Tokenizer::from_bytes(bytes)
+    let mut tokenizer = super::tokenizer::load(bytes)
         .map_err(|err| corrupt(path, format!("not a valid tokenizer: {err}")))?;
     let vocab = tokenizer.get_vocab_size(true);
     if vocab != config.vocab_size {

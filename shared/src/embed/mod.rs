@@ -20,6 +20,7 @@ mod error;
 mod hashing;
 mod kernels;
 mod minilm;
+mod tokenizer;
 mod word_table;
 
 #[cfg(test)]

@@ -352,3 +352,36 @@ fn embedding_throughput() {
         candle_core::utils::get_num_threads(),
     );
 }
+
+/// The shipped tokenizer file takes the fast path, and the fast path encodes every kind of text
+/// as `tokenizers`' generic loader does (accents, CJK, control and odd characters, long words,
+/// special-token strings, emoji, truncation length).
+#[test]
+fn shipped_tokenizer_fast_path_matches_the_generic_loader() {
+    use tokenizers::Tokenizer;
+    let bytes = std::fs::read(model_dir().join("tokenizer.json")).expect("tokenizer.json");
+    let fast =
+        super::tokenizer::bert_pipeline(&bytes).expect("the shipped file takes the fast path");
+    let mut generic = Tokenizer::from_bytes(&bytes).expect("generic");
+    generic.with_padding(None);
+    let long_word = "x".repeat(150);
+    let texts = [
+        "The food was cold and the waiter ignored us for 40 minutes. Never again.",
+        "Crème brûlée à São Paulo, naïve façade — ½ price!",
+        "東京都の天気は晴れです。北京欢迎你",
+        "tabs\tand\nnewlines\r\nand\u{0}nul and \u{200b}zero-width",
+        "[CLS] [SEP] [MASK] [PAD] [UNK] inside text",
+        "emoji 😂👍🏽 and symbols ™ © ∑ ≥",
+        long_word.as_str(),
+        "Order #A-77812, INV-5531 and Ticket 88213 at 1200 Market Street, CA 94102.",
+        "",
+    ];
+    for text in texts {
+        let (a, b) = (
+            fast.encode_fast(text, true).expect("fast"),
+            generic.encode_fast(text, true).expect("generic"),
+        );
+        assert_eq!(a.get_ids(), b.get_ids(), "{text:?}");
+    }
+    assert_eq!(fast.get_vocab_size(true), generic.get_vocab_size(true));
+}

@@ -290,7 +290,17 @@ mod tests {
 
     #[test]
     fn odd_inputs_do_not_panic() {
-        for t in ["", " ", "!!!", "🙂", "\u{fe0f}", "🏽🏽", "ALL CAPS ONLY", "but", "not"] {
+        for t in [
+            "",
+            " ",
+            "!!!",
+            "🙂",
+            "\u{fe0f}",
+            "🏽🏽",
+            "ALL CAPS ONLY",
+            "but",
+            "not",
+        ] {
             let p = polarity(t);
             assert!((-1.0..=1.0).contains(&p.compound), "{t}");
         }
