@@ -164,6 +164,16 @@ say "measuring: $sections ($COLD cold starts, $WARM warm invocations per contend
   --cold "$COLD" --warm "$WARM" --wrk-seconds "$WRK_SECONDS" --sections "$sections" \
   "${ddb_args[@]}" "${model_args[@]}" 3>&2 > "$RESULTS/functions.log" 2>&1
 
+# `docs` is judged on its init time measured alone (issue decision): its few milliseconds drown in
+# the interleaved run's spread, so hello and docs get a run of their own.
+if [[ -x "$TARGET/release/docs" && -x "$TARGET/release/hello" ]]; then
+  say "docs init, measured alone against the hello"
+  "$HARNESS" --bench-dir "$BENCH" --bin-dir "$TARGET/release" --bench-bin-dir "$TARGET/release" \
+    --python "$PY" --out "$RESULTS/docs-alone.json" --cold "$COLD" --warm 50 --sections lambda \
+    --only rust-hello,rust-docs > "$RESULTS/docs-alone.log" 2>&1 \
+    || SKIPPED[docs_alone]="the docs-alone run failed (see bench/results/docs-alone.log)"
+fi
+
 if [[ -z "${BENCH_SKIP_EMBED:-}" ]]; then
   say "embedding throughput"
   "$PY" "$BENCH/python/embed_bench.py" --model-dir "$MODEL_DIR" --cache "$BENCH/.cache" \
