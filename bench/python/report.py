@@ -291,10 +291,8 @@ def main():
             "nearly all of it is init: what the framework costs over a bare hello before any request "
             "(a 7.8 MB binary instead of 1.3 MB, JSON logging, configuration from the environment, the "
             "internal extension registering with the Extensions API; SDK clients are built on first use "
-            "and the request-log write runs after the response). Measured alone on an idle machine "
-            "(the harness with `--only rust-hello,rust-docs`) that is about half a millisecond; in the "
-            "interleaved run its samples spread over several milliseconds (compare "
-            "p50 and p90), so the ratio to the 3-4 ms floor moves across the 1.5× line between runs."),
+            "and the request-log write runs after the response). The binary has grown with each operations "
+            "feature (metrics, the X-Ray exporter), and page-faulting it in is most of the 2 ms over the floor."),
         "`rust-health`": (
             "`rust-health` answers with a live `DescribeTable` on the request-log table, so its first "
             "response also builds the SDK clients, opens the first connection and waits for DynamoDB "
