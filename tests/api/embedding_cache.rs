@@ -125,3 +125,20 @@ fn an_invalid_embedding_cache_size_stops_the_cold_start_naming_the_variable() {
         assert!(out.contains("0 (no cache) to 1024"), "{out}");
     }
 }
+
+#[test]
+fn an_unknown_embedding_precision_stops_the_cold_start_naming_the_variable() {
+    let model = model_dir();
+    for bad in ["int8", "F32", "fast"] {
+        let out = cold_start_output(
+            "score",
+            &[
+                ("REQUEST_LOG_TABLE", "t"),
+                ("MODEL_DIR", &model),
+                ("EMBEDDING_PRECISION", bad),
+            ],
+        );
+        assert!(out.contains("EMBEDDING_PRECISION"), "{out}");
+        assert!(out.contains("auto (the default), f32 or int16"), "{out}");
+    }
+}

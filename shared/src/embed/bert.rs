@@ -5,7 +5,9 @@
 //! GELU, post-layer-norm blocks), arranged for speed on a small CPU: the query, key and value
 //! projections are one matrix multiplication per layer, the attention scale is folded into the
 //! query weights at load time, and every elementwise step runs in a fused kernel
-//! ([`super::kernels`]). The matrix multiplications are candle's.
+//! ([`super::kernels`]). The four projections of each layer are multiplied in 16-bit integers
+//! (`quant-gemm`, through [`super::quant`]) or in f32 with candle's GEMM, as [`Precision`] says; attention's own
+//! products (scores and context) stay f32.
 
 use std::collections::HashMap;
 
@@ -13,6 +15,7 @@ use candle_core::Tensor;
 use serde::Deserialize;
 
 use super::kernels;
+use super::quant::{Precision, Projection};
 use super::word_table::WordTable;
 
 /// The fields of a Hugging Face BERT `config.json` that the forward pass depends on; the rest
@@ -78,18 +81,18 @@ impl BertConfig {
 /// One encoder layer's weights, in the layout the forward pass wants.
 struct Layer {
     /// Query, key and value projections stacked: `(3 * hidden, hidden)`, queries pre-scaled.
-    qkv_weight: Tensor,
+    qkv_weight: Projection,
     /// Their biases, `(3 * hidden)`, the query part pre-scaled.
     qkv_bias: Tensor,
     /// Attention output projection, `(hidden, hidden)`.
-    out_weight: Tensor,
+    out_weight: Projection,
     /// `[out bias, layer-norm gamma, layer-norm beta]`, `(3, hidden)`.
     out_norm: Tensor,
     /// Feed-forward up projection `(intermediate, hidden)` and its bias.
-    up_weight: Tensor,
+    up_weight: Projection,
     up_bias: Tensor,
     /// Feed-forward down projection `(hidden, intermediate)`.
-    down_weight: Tensor,
+    down_weight: Projection,
     /// `[down bias, layer-norm gamma, layer-norm beta]`, `(3, hidden)`.
     down_norm: Tensor,
 }
@@ -206,15 +209,16 @@ impl Bert {
             let up_weight = take("intermediate.dense.weight", &[inter, hidden])?;
             let up_bias = take("intermediate.dense.bias", &[inter])?;
             let down_weight = take("output.dense.weight", &[hidden, inter])?;
+            let qkv_weight = Tensor::cat(&[&query, &key, &value], 0).map_err(op("qkv"))?;
             layers.push(Layer {
-                qkv_weight: Tensor::cat(&[&query, &key, &value], 0).map_err(op("qkv"))?,
+                qkv_weight: Projection::new(qkv_weight),
                 qkv_bias: Tensor::cat(&[&query_bias, &key_bias, &value_bias], 0)
                     .map_err(op("qkv bias"))?,
-                out_weight,
+                out_weight: Projection::new(out_weight),
                 out_norm: weights.bias_and_norm(&format!("{p}.attention.output"), hidden)?,
-                up_weight,
+                up_weight: Projection::new(up_weight),
                 up_bias,
-                down_weight,
+                down_weight: Projection::new(down_weight),
                 down_norm: weights.bias_and_norm(&format!("{p}.output"), hidden)?,
             });
         }
@@ -226,6 +230,19 @@ impl Bert {
             heads: config.num_attention_heads,
             eps: config.layer_norm_eps as f32,
         })
+    }
+
+    /// Quantises the projections as `precision` says ([`super::quant::quantise_all`]): called
+    /// once the model has loaded and passed its check, so a background quantising does not
+    /// compete with either.
+    pub fn quantise(&self, precision: Precision) -> Result<(), WeightError> {
+        let projections = self
+            .layers
+            .iter()
+            .flat_map(|l| [&l.qkv_weight, &l.out_weight, &l.up_weight, &l.down_weight])
+            .cloned()
+            .collect();
+        super::quant::quantise_all(projections, precision)
     }
 
     /// Hidden states of the last layer for a batch of token sequences, packed: `ids` holds the
@@ -281,18 +298,18 @@ impl Bert {
         mask_bias: &Tensor,
         layout: &kernels::Packing,
     ) -> candle_core::Result<Tensor> {
-        let qkv = xs.matmul(&layer.qkv_weight.t()?)?;
+        let qkv = layer.qkv_weight.apply(xs)?;
         let qkv = kernels::split_heads(&qkv, &layer.qkv_bias, layout, self.heads)?;
         let (queries, keys, values) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
         let scores = queries.matmul(&keys.t()?)?; // (batch, heads, seq, seq)
         let probs = kernels::masked_softmax(&scores, mask_bias)?;
         let context = probs.matmul(&values)?; // (batch, heads, seq, head_dim)
         let context = kernels::merge_heads(&context, layout)?; // (tokens, hidden)
-        let attended = context.matmul(&layer.out_weight.t()?)?;
+        let attended = layer.out_weight.apply(&context)?;
         let xs = kernels::add_norm(&attended, xs, &layer.out_norm, self.eps)?;
 
-        let up = kernels::bias_gelu(&xs.matmul(&layer.up_weight.t()?)?, &layer.up_bias)?;
-        let down = up.matmul(&layer.down_weight.t()?)?;
+        let up = kernels::bias_gelu(&layer.up_weight.apply(&xs)?, &layer.up_bias)?;
+        let down = layer.down_weight.apply(&up)?;
         kernels::add_norm(&down, &xs, &layer.down_norm, self.eps)
     }
 }

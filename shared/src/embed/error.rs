@@ -51,6 +51,10 @@ pub enum EmbedError {
         reason: String,
     },
 
+    /// A setting of the model (an environment variable) has a value it does not take.
+    #[error("embedding model setting is invalid: {0}")]
+    Setting(String),
+
     /// The tokenizer rejected an input text.
     #[error("tokenizing the input failed: {0}")]
     Tokenizer(String),

@@ -16,6 +16,7 @@ use tokenizers::{Encoding, Tokenizer, TruncationDirection, TruncationParams, Tru
 
 use super::bert::{Bert, BertConfig};
 use super::checkpoint::{self, CheckpointError};
+use super::quant::Precision;
 use super::word_table::WordTable;
 use super::{EmbedError, Embedder};
 
@@ -58,7 +59,17 @@ impl MiniLm {
     /// rather than memory-mapped, because mapping needs `unsafe`, which this workspace forbids;
     /// the word-embedding table, half of them, stays in the file and is read a row at a time
     /// when a token first needs it ([`WordTable`]).
+    ///
+    /// The projections are multiplied in the precision `EMBEDDING_PRECISION` names
+    /// ([`Precision`]); a value it does not know stops the load.
     pub fn load(dir: &Path) -> Result<Self, EmbedError> {
+        let precision = Precision::parse(std::env::var(Precision::VARIABLE).ok().as_deref())
+            .map_err(EmbedError::Setting)?;
+        Self::load_with(dir, precision)
+    }
+
+    /// [`MiniLm::load`] with the precision given rather than read from the environment.
+    pub fn load_with(dir: &Path, precision: Precision) -> Result<Self, EmbedError> {
         let started = Instant::now();
         match std::fs::metadata(dir) {
             Ok(meta) if meta.is_dir() => {}
@@ -122,6 +133,9 @@ impl MiniLm {
         // rather than on the first request.
         let check_started = Instant::now();
         this.embed(&[""])?;
+        this.model.quantise(precision).map_err(|reason| {
+            corrupt(&weights_path, format!("quantising the weights: {reason}"))
+        })?;
         tracing::info!(
             model = MODEL_ID,
             dir = %dir.display(),
@@ -131,6 +145,7 @@ impl MiniLm {
             weights_ms,
             check_ms = check_started.elapsed().as_millis() as u64,
             threads = candle_core::utils::get_num_threads(),
+            quantised = precision.quantised(),
             "embedding model loaded"
         );
         Ok(this)

@@ -20,6 +20,7 @@ mod error;
 mod hashing;
 mod kernels;
 mod minilm;
+mod quant;
 mod tokenizer;
 mod word_table;
 
@@ -30,6 +31,7 @@ pub use self::cache::CachedEmbedder;
 pub use self::error::EmbedError;
 pub use self::hashing::HashingEmbedder;
 pub use self::minilm::MiniLm;
+pub use self::quant::Precision;
 
 /// Turns texts into fixed-size, L2-normalised vectors whose dot product measures meaning overlap.
 pub trait Embedder: Send + Sync {

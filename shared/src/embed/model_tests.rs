@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use super::{EmbedError, Embedder, MiniLm, cosine};
+use super::{EmbedError, Embedder, MiniLm, Precision, cosine};
 
 /// Vectors from the Python reference; see its "note" field for how they were produced.
 /// Located relative to this source file so it resolves wherever the module is compiled.
@@ -116,6 +116,44 @@ fn matches_python_reference_vectors() {
             "{:?}: token count differs from the Python tokenizer",
             preview(&reference.text)
         );
+    }
+}
+
+/// Both precisions, whatever this CPU would pick by default: the quantised projections must
+/// give the reference vectors as the f32 ones do, and agree with them on every text.
+#[test]
+fn quantised_and_f32_projections_agree_with_the_reference_and_each_other() {
+    let dir = model_dir();
+    let f32_model = MiniLm::load_with(&dir, Precision::F32).expect("f32 model");
+    let int16_model = MiniLm::load_with(&dir, Precision::Int16).expect("int16 model");
+    let references = references();
+    let long = "word ".repeat(400);
+    let mut texts: Vec<&str> = references.iter().map(|r| r.text.as_str()).collect();
+    texts.extend([
+        "",
+        "OK",
+        "Ünïcödé, emoji 🚀 and CJK 漢字 in one line",
+        "The food was cold and the waiter ignored us for 40 minutes. Never again.",
+        long.as_str(),
+    ]);
+    let exact = f32_model.embed(&texts).expect("f32 embeddings");
+    let quantised = int16_model.embed(&texts).expect("int16 embeddings");
+    for (i, (a, b)) in exact.iter().zip(&quantised).enumerate() {
+        assert_unit(b);
+        let similarity = cosine(a, b);
+        assert!(
+            similarity >= 0.9999,
+            "{:?}: int16 vs f32 cosine {similarity}",
+            preview(texts[i])
+        );
+        if let Some(reference) = references.get(i) {
+            let similarity = cosine(b, &reference.vector);
+            assert!(
+                similarity >= 0.9999,
+                "{:?}: int16 vs Python {similarity}",
+                preview(texts[i])
+            );
+        }
     }
 }
 

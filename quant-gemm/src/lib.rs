@@ -1,0 +1,245 @@
+//! Quantised matrix multiplication for the embedding model's projections: weights as 16-bit
+//! integers with one scale per output row, activations quantised per row when they arrive, and
+//! an integer kernel for the product, parallel on the rayon pool.
+//!
+//! Why 16-bit integers and not int8: the instruction that makes integer products pay on these
+//! CPUs without `unsafe` code is `vpmaddwd`/`vpdpwssd` (pairs of i16 products summed into i32,
+//! twice the multiply-adds per instruction of an f32 FMA), which the compiler emits from
+//! `pulp`'s safe AVX-512 wrappers. Its 8-bit sibling (`vpdpbusd`) has no safe wrapper, and this
+//! workspace forbids `unsafe`. Holding i16 lets both operands keep ~11 bits instead of 7–8: the
+//! largest scale that cannot overflow the i32 sum over `k` products is chosen per matrix
+//! ([`levels`]), 2,364 levels for MiniLM's `k = 384` and 1,182 for `k = 1536`.
+//!
+//! The kernel: weights are packed once into panels of [`NR`] output columns, each `k` pair of a
+//! column side by side, so one 64-byte load feeds 16 columns; `x86` multiplies six rows by a
+//! panel at a time with 24 AVX-512 accumulators. CPUs without AVX-512 BW and VNNI (AVX2-only
+//! x86, arm64) run `portable`, which computes the same integers more slowly than an f32 GEMM,
+//! so callers check [`fast_kernel`] before choosing this path.
+//!
+//! Its own crate so that it is compiled optimised in every profile: the kernel at `opt-level=0`
+//! would make every test that runs the model crawl.
+
+mod portable;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+#[cfg(test)]
+mod tests;
+
+use rayon::prelude::*;
+
+/// Output columns per packed panel: four 16-lane i32 vectors.
+pub const NR: usize = 64;
+
+/// Tokens quantised and multiplied by one rayon task: a multiple of both kernels' row blocks
+/// (6 and 4), small enough that the task's i32 sums (`ROWS_PER_TASK × n`) stay in L2.
+const ROWS_PER_TASK: usize = 24;
+
+/// Whether this CPU runs the AVX-512 kernel.
+pub fn fast_kernel() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The largest magnitude both operands may be quantised to for sums over `k` products: `k`
+/// products of at most `levels²` each must fit an i32, and levels fit an i16.
+pub fn levels(k: usize) -> Option<i32> {
+    let k = k.max(1) as f64;
+    let levels = (f64::from(i32::MAX) / k)
+        .sqrt()
+        .floor()
+        .min(f64::from(i16::MAX));
+    // Fewer than 127 levels would be worse than int8: refuse such a matrix rather than lose
+    // the model's accuracy quietly (it takes k > 133,000, far past any BERT).
+    (levels >= 127.0).then_some(levels as i32)
+}
+
+/// A projection's weights (`n` outputs × `k` inputs, as `nn.Linear` stores them), quantised per
+/// output row and packed for the kernels.
+pub struct QuantLinear {
+    n: usize,
+    k: usize,
+    /// `k` rounded up to even: the kernels take inputs in pairs.
+    kpad: usize,
+    levels: i32,
+    /// Per output row: the f32 value of one integer step.
+    scales: Vec<f32>,
+    /// `[panel][k / 2][NR columns][2]`, zero beyond `n` and `k`.
+    packed: Vec<i16>,
+}
+
+impl QuantLinear {
+    /// Quantises `n` rows of `k` f32 weights (`data` row after row), refusing non-finite
+    /// weights and shapes that do not add up.
+    pub fn from_rows(data: &[f32], n: usize, k: usize) -> std::result::Result<Self, String> {
+        if data.len() != n * k || n == 0 || k == 0 {
+            return Err(format!(
+                "{} weights do not make a {n} × {k} matrix",
+                data.len()
+            ));
+        }
+        let levels = levels(k).ok_or_else(|| format!("{k} inputs are too many to quantise"))?;
+        // `f32::max` skips NaN, so the check is its own pass.
+        if let Some(row) = data
+            .chunks_exact(k)
+            .position(|row| row.iter().any(|w| !w.is_finite()))
+        {
+            return Err(format!("weight row {row} holds a value that is not finite"));
+        }
+        let scales: Vec<f32> = data
+            .chunks_exact(k)
+            .map(|row| {
+                let max = row.iter().fold(0f32, |m, &w| m.max(w.abs()));
+                if max > 0.0 { max / levels as f32 } else { 1.0 }
+            })
+            .collect();
+        let kpad = k.next_multiple_of(2);
+        let mut packed = vec![0i16; n.div_ceil(NR) * kpad * NR];
+        // Part of every cold start (10.6 M weights for MiniLM): panel-parallel, and compiled for
+        // the CPU's vector unit so the rounding is an instruction rather than a libm call.
+        packed
+            .par_chunks_mut(kpad * NR)
+            .enumerate()
+            .for_each(|(panel, out)| {
+                pulp::Arch::new().dispatch(PackPanel {
+                    data,
+                    k,
+                    scales: &scales,
+                    first: panel * NR,
+                    out,
+                })
+            });
+        Ok(Self {
+            n,
+            k,
+            kpad,
+            levels,
+            scales,
+            packed,
+        })
+    }
+
+    /// Outputs (rows of the weight matrix).
+    pub fn outputs(&self) -> usize {
+        self.n
+    }
+
+    /// Inputs per row.
+    pub fn inputs(&self) -> usize {
+        self.k
+    }
+
+    /// `x · Wᵀ` for `m` rows of `k` f32 inputs (`x.len()` must be a multiple of `k`): `m × n`
+    /// f32 outputs. Rows are quantised and multiplied in parallel on the rayon pool; `fast`
+    /// picks the AVX-512 kernel when the CPU has it (the portable one otherwise).
+    pub fn matmul(&self, x: &[f32], fast: bool) -> Vec<f32> {
+        let m = x.len() / self.k;
+        let mut out = vec![0f32; m * self.n];
+        out.par_chunks_mut(ROWS_PER_TASK * self.n)
+            .zip(x.par_chunks(ROWS_PER_TASK * self.k))
+            .for_each(|(out, x)| self.rows(x, out, fast));
+        out
+    }
+
+    /// One task's rows, compiled for the kernel's instruction set: the fast kernel where the
+    /// CPU has it and `fast` asks for it, the portable one otherwise.
+    fn rows(&self, x: &[f32], out: &mut [f32], fast: bool) {
+        #[cfg(target_arch = "x86_64")]
+        if fast && x86::rows(self, x, out) {
+            return;
+        }
+        let _ = fast;
+        portable::rows(self, x, out);
+    }
+
+    /// Quantise, multiply, scale back. Inlined into each kernel's entry point, so the rounding
+    /// and scaling loops are vectorised for the same instructions as the kernel (outside it,
+    /// `round` is a libm call per value).
+    #[inline(always)]
+    fn rows_with<K: Kernel>(&self, kernel: K, x: &[f32], out: &mut [f32]) {
+        let rows = x.len() / self.k;
+        let mut quantised = vec![0i16; rows * self.kpad];
+        let mut row_scales = Vec::with_capacity(rows);
+        for (x, q) in x
+            .chunks_exact(self.k)
+            .zip(quantised.chunks_exact_mut(self.kpad))
+        {
+            row_scales.push(quantise_row(x, &mut q[..self.k], self.levels));
+        }
+        let width = self.packed.len() / self.kpad; // panels × NR
+        let mut sums = vec![0i32; rows * width];
+        kernel.gemm(&quantised, rows, self.kpad, &self.packed, &mut sums);
+        for ((out, sums), &row_scale) in out
+            .chunks_exact_mut(self.n)
+            .zip(sums.chunks_exact(width))
+            .zip(&row_scales)
+        {
+            for ((out, &sum), &scale) in out.iter_mut().zip(sums).zip(&self.scales) {
+                *out = sum as f32 * (row_scale * scale);
+            }
+        }
+    }
+}
+
+/// Quantises the weight rows `first..first + NR` and lays them out as one panel.
+struct PackPanel<'a> {
+    data: &'a [f32],
+    k: usize,
+    scales: &'a [f32],
+    first: usize,
+    out: &'a mut [i16],
+}
+
+impl pulp::WithSimd for PackPanel<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let k = self.k;
+        let mut row_q = vec![0i16; k];
+        let cols = self.scales.len().saturating_sub(self.first).min(NR);
+        for lane in 0..cols {
+            let col = self.first + lane;
+            let inverse = 1.0 / self.scales[col];
+            for (q, &w) in row_q.iter_mut().zip(&self.data[col * k..(col + 1) * k]) {
+                *q = (w * inverse).round_ties_even() as i16;
+            }
+            for (i, &q) in row_q.iter().enumerate() {
+                self.out[(i / 2 * NR + lane) * 2 + i % 2] = q;
+            }
+        }
+    }
+}
+
+/// An integer kernel: `sums[r][c] = Σ_i x[r][i] · w[c][i]` for `rows` quantised rows of `kpad`
+/// inputs and every column of every panel of `packed`; `sums` is `rows × (panels · NR)`.
+trait Kernel: Copy {
+    fn gemm(self, x: &[i16], rows: usize, kpad: usize, packed: &[i16], sums: &mut [i32]);
+}
+
+/// Quantises one token's inputs to `±levels` and returns the f32 value of one step. A row of
+/// zeros gets step 0 (its products are 0 anyway); a row holding NaN or infinity gets a NaN step,
+/// so the output says so instead of a plausible number.
+#[inline(always)]
+fn quantise_row(x: &[f32], q: &mut [i16], levels: i32) -> f32 {
+    let max = x.iter().fold(0f32, |m, &v| m.max(v.abs()));
+    if !max.is_finite() || x.iter().any(|v| v.is_nan()) {
+        q.fill(0);
+        return f32::NAN;
+    }
+    if max == 0.0 {
+        q.fill(0);
+        return 0.0;
+    }
+    let inverse = levels as f32 / max;
+    for (q, &v) in q.iter_mut().zip(x) {
+        *q = (v * inverse).round_ties_even() as i16;
+    }
+    max / levels as f32
+}

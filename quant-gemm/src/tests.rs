@@ -1,0 +1,167 @@
+//! The quantised product against exact integer and f32 references.
+
+use super::*;
+
+#[cfg(target_arch = "x86_64")]
+use x86::gemm as fast_gemm;
+
+#[cfg(not(target_arch = "x86_64"))]
+fn fast_gemm(_: &[i16], _: usize, _: usize, _: &[i16], _: &mut [i32]) -> bool {
+    false
+}
+
+/// A small deterministic generator (xorshift), so failures reproduce.
+struct Numbers(u64);
+
+impl Numbers {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn int(&mut self, bound: i32) -> i16 {
+        ((self.next() % (2 * bound as u64 + 1)) as i32 - bound) as i16
+    }
+    fn float(&mut self) -> f32 {
+        (self.next() % 2_000_001) as f32 / 1_000_000.0 - 1.0
+    }
+}
+
+fn reference_sums(x: &[i16], rows: usize, kpad: usize, w: &QuantLinear) -> Vec<i32> {
+    let width = w.packed.len() / kpad;
+    let mut sums = vec![0i32; rows * width];
+    for r in 0..rows {
+        for col in 0..width {
+            let (panel, lane) = (col / NR, col % NR);
+            let mut sum = 0i64;
+            for i in 0..kpad {
+                let weight = w.packed[panel * kpad * NR + (i / 2 * NR + lane) * 2 + i % 2];
+                sum += i64::from(x[r * kpad + i]) * i64::from(weight);
+            }
+            sums[r * width + col] = i32::try_from(sum).expect("no overflow at these levels");
+        }
+    }
+    sums
+}
+
+#[test]
+fn kernels_compute_the_exact_integer_sums_for_every_shape_and_tail() {
+    let mut numbers = Numbers(0x9E37_79B9_7F4A_7C15);
+    for &(rows, n, k) in &[
+        (1, 1, 1),
+        (5, 63, 2),
+        (6, 64, 33),
+        (7, 65, 384),
+        (13, 130, 384),
+        (24, 192, 1536),
+        (3, 384, 1536),
+    ] {
+        let weights: Vec<f32> = (0..n * k).map(|_| numbers.float()).collect();
+        let w = QuantLinear::from_rows(&weights, n, k).expect("test value");
+        // Activations at the extremes of the range included, where an overflow would show.
+        let mut x: Vec<i16> = (0..rows * w.kpad)
+            .map(|i| match i % 7 {
+                0 => w.levels as i16,
+                1 => -(w.levels as i16),
+                _ => numbers.int(w.levels),
+            })
+            .collect();
+        for r in 0..rows {
+            for i in k..w.kpad {
+                x[r * w.kpad + i] = 0;
+            }
+        }
+        let expected = reference_sums(&x, rows, w.kpad, &w);
+        let mut portable = vec![0i32; expected.len()];
+        portable::gemm(&x, rows, w.kpad, &w.packed, &mut portable);
+        assert_eq!(portable, expected, "portable kernel, {rows}×{n}×{k}");
+        let mut fast = vec![0i32; expected.len()];
+        if fast_gemm(&x, rows, w.kpad, &w.packed, &mut fast) {
+            assert_eq!(fast, expected, "AVX-512 kernel, {rows}×{n}×{k}");
+        } else {
+            eprintln!("this CPU has no AVX-512 VNNI: only the portable kernel was checked");
+        }
+    }
+}
+
+#[test]
+fn the_largest_products_cannot_overflow() {
+    for k in [1, 2, 384, 1536, 4096, 30_000] {
+        let levels = i64::from(levels(k).expect("test value"));
+        assert!(k as i64 * levels * levels <= i64::from(i32::MAX), "k = {k}");
+        assert!(levels <= i64::from(i16::MAX));
+    }
+    assert_eq!(levels(384), Some(2364));
+    assert_eq!(levels(1536), Some(1182));
+    assert_eq!(levels(200_000), None, "fewer levels than int8 is refused");
+}
+
+#[test]
+fn the_product_matches_f32_within_the_quantisation_step() {
+    let mut numbers = Numbers(7);
+    let (m, n, k) = (37, 200, 384);
+    let weights: Vec<f32> = (0..n * k).map(|_| numbers.float()).collect();
+    // Activations with an outlier per row, as BERT's hidden states have.
+    let x: Vec<f32> = (0..m * k)
+        .map(|i| if i % k == 5 { 8.0 } else { numbers.float() })
+        .collect();
+    let w = QuantLinear::from_rows(&weights, n, k).expect("test value");
+    for fast in [false, true] {
+        let y = w.matmul(&x, fast);
+        for r in 0..m {
+            for c in 0..n {
+                let row = &x[r * k..(r + 1) * k];
+                let col = &weights[c * k..(c + 1) * k];
+                let exact: f64 = row
+                    .iter()
+                    .zip(col)
+                    .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                    .sum();
+                // Rounding each operand moves it by at most half a step; summed over k products.
+                let row_step = 8.0 / f64::from(w.levels);
+                let col_step = f64::from(w.scales[c]);
+                let bound = (0..k)
+                    .map(|i| {
+                        row_step / 2.0 * f64::from(col[i].abs())
+                            + col_step / 2.0 * f64::from(row[i].abs())
+                            + row_step * col_step / 4.0
+                    })
+                    .sum::<f64>();
+                let got = f64::from(y[r * n + c]);
+                assert!(
+                    (got - exact).abs() <= bound * 1.01 + 1e-5,
+                    "({r}, {c}): {got} vs {exact}, bound {bound}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn zero_and_non_finite_rows_are_kept_honest() {
+    let w = QuantLinear::from_rows(&[1.0, -2.0, 0.5, 0.25], 2, 2).expect("test value");
+    let y = w.matmul(&[0.0, 0.0, f32::NAN, 1.0, f32::INFINITY, 1.0], true);
+    assert_eq!(&y[..2], &[0.0, 0.0], "a row of zeros gives zeros");
+    assert!(
+        y[2..].iter().all(|v| v.is_nan()),
+        "NaN or infinite inputs give NaN, not numbers: {y:?}"
+    );
+}
+
+#[test]
+fn bad_weights_are_refused_with_a_reason() {
+    let err = QuantLinear::from_rows(&[1.0, f32::NAN], 1, 2)
+        .err()
+        .expect("test value");
+    assert!(err.contains("not finite"), "{err}");
+    let err = QuantLinear::from_rows(&[1.0, 2.0, 3.0], 2, 2)
+        .err()
+        .expect("test value");
+    assert!(err.contains("2 × 2"), "{err}");
+    // A row of zeros is fine: its outputs are zero.
+    let w = QuantLinear::from_rows(&[0.0, 0.0, 1.0, 1.0], 2, 2).expect("test value");
+    let y = w.matmul(&[3.0, 4.0], false);
+    assert_eq!(y[0], 0.0);
+    assert!((y[1] - 7.0).abs() < 1e-3, "{y:?}");
+}
