@@ -117,7 +117,12 @@ fn main() -> anyhow::Result<()> {
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join(".tools/model/all-MiniLM-L6-v2"));
     let started = Instant::now();
-    let model = Arc::new(MiniLm::load(&model_dir).with_context(|| {
+    // Quantised (where the CPU runs it) at load, not in the background: every vector of the
+    // report, and the cache probes, come from the same arithmetic.
+    let precision = shared::embed::Precision::from_env()
+        .map_err(anyhow::Error::msg)?
+        .resolved();
+    let model = Arc::new(MiniLm::load_with(&model_dir, precision).with_context(|| {
         format!(
             "loading the model from {} (run scripts/setup.sh)",
             model_dir.display()

@@ -32,7 +32,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let texts: Vec<String> = serde_json::from_slice(&std::fs::read(&texts_path)?)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let loaded = Instant::now();
-    let model = MiniLm::load(&model_dir)?;
+    // The precision the functions run once warm, decided at load rather than in the background.
+    let precision = shared::embed::Precision::from_env()?.resolved();
+    let model = MiniLm::load_with(&model_dir, precision)?;
     let load_ms = loaded.elapsed().as_secs_f64() * 1e3;
     let tokens: usize = refs.iter().map(|t| model.token_count(t)).sum();
     // One untimed pass: allocator and kernel warm-up, as a warm Lambda would be.

@@ -63,8 +63,7 @@ impl MiniLm {
     /// The projections are multiplied in the precision `EMBEDDING_PRECISION` names
     /// ([`Precision`]); a value it does not know stops the load.
     pub fn load(dir: &Path) -> Result<Self, EmbedError> {
-        let precision = Precision::parse(std::env::var(Precision::VARIABLE).ok().as_deref())
-            .map_err(EmbedError::Setting)?;
+        let precision = Precision::from_env().map_err(EmbedError::Setting)?;
         Self::load_with(dir, precision)
     }
 

@@ -41,6 +41,22 @@ impl Precision {
         }
     }
 
+    /// `EMBEDDING_PRECISION` from the environment.
+    pub fn from_env() -> std::result::Result<Self, String> {
+        Self::parse(std::env::var(Self::VARIABLE).ok().as_deref())
+    }
+
+    /// [`Precision::Auto`] decided for this CPU ([`Precision::Int16`] or [`Precision::F32`]), so
+    /// the weights are quantised at load rather than in the background: for tools that report
+    /// on the model and must not see a first few vectors computed in f32.
+    pub fn resolved(self) -> Self {
+        match self {
+            Self::Auto if quant_gemm::fast_kernel() => Self::Int16,
+            Self::Auto => Self::F32,
+            other => other,
+        }
+    }
+
     /// Whether the projections are quantised on this CPU.
     pub fn quantised(self) -> bool {
         match self {
@@ -190,6 +206,11 @@ mod tests {
         assert!(!Precision::F32.quantised());
         assert!(Precision::Int16.quantised());
         assert_eq!(Precision::Auto.quantised(), quant_gemm::fast_kernel());
+        let resolved = Precision::Auto.resolved();
+        assert_ne!(resolved, Precision::Auto);
+        assert_eq!(resolved.quantised(), Precision::Auto.quantised());
+        assert_eq!(Precision::F32.resolved(), Precision::F32);
+        assert_eq!(Precision::Int16.resolved(), Precision::Int16);
     }
 
     #[test]
