@@ -6,8 +6,8 @@
 //! projections are one matrix multiplication per layer, the attention scale is folded into the
 //! query weights at load time, and every elementwise step runs in a fused kernel
 //! ([`super::kernels`]). The four projections of each layer are multiplied in 16-bit integers
-//! (`quant-gemm`, through [`super::quant`]) or in f32 with candle's GEMM, as [`Precision`] says; attention's own
-//! products (scores and context) stay f32.
+//! (`quant-gemm`, through [`super::quant`]) or in f32 with candle's GEMM, as [`Precision`] says;
+//! attention's own products (scores and context) stay f32.
 
 use std::collections::HashMap;
 
