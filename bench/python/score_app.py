@@ -4,11 +4,13 @@ ids), RFC 9457 problem+json errors with JSON pointers, and the same success enve
 
 Scoring is the same hybrid as the Rust engine's defaults (`Tuning`: min-max fusion, lexical
 weight 0.4): every document is cut into passages of whole sentences of about 120 words; BM25
-(rank_bm25, Okapi) scores every passage; up to 48 passages, taken document by document in BM25
-order, are embedded with all-MiniLM-L6-v2 (sentence-transformers on PyTorch, CPU, mean pooling,
-L2-normalised, 256 wordpieces) in one `encode` call together with the query; each document keeps
-its best passage for both signals (a document the passage budget does not reach gets the
-request's lowest cosine); each signal is min-max normalised over the documents and the two are
+(rank_bm25, Okapi) scores every passage. For the model, documents are cut again into passages
+of at most 128 wordpieces, each document's passages ordered by the query words they hold, and
+taken in rounds (each document's first passage, documents in BM25 order, then each one's second,
+...) until 2,560 wordpieces, query included, are spent; they are embedded with all-MiniLM-L6-v2
+(sentence-transformers on PyTorch, CPU, mean pooling, L2-normalised, 256 wordpieces) in one
+`encode` call together with the query; each document keeps its best passage for both signals (a
+document the budget does not reach gets the request's lowest cosine); each signal is min-max normalised over the documents and the two are
 fused as 0.4 * lexical + 0.6 * dense, clamped to [0, 1]. The model is loaded once, at import
 (the cold start), from local files only; nothing is fetched from the network. The lexical side
 does less text processing than the Rust engine (no stemming), which only favours Python.
@@ -49,7 +51,9 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 # The Rust engine's defaults (shared/src/provider/embedded: `Tuning::default()`, score.rs).
 PASSAGE_WORDS = 120
-MAX_EMBEDDED_PASSAGES = 48
+PASSAGE_TOKENS = 128
+EMBEDDED_TOKENS = 2560
+MAX_EMBEDDED_PASSAGES = 128
 LEXICAL_WEIGHT = 0.4
 MAX_SEQ_LENGTH = 256
 MODEL_ID = "all-MiniLM-L6-v2"
@@ -135,31 +139,36 @@ def tokens(text: str) -> List[str]:
     return WORD.findall(text.lower())
 
 
-def passages(text: str) -> List[str]:
-    """Consecutive sentences grouped into passages of at most about PASSAGE_WORDS words (a
-    sentence longer than that on its own is cut at word boundaries, so the model reads all of it)."""
+def passages(text: str, limit: int = PASSAGE_WORDS, cost=lambda s: len(s.split())) -> List[str]:
+    """Consecutive sentences grouped into passages costing at most `limit` (words by default; a
+    sentence costing more on its own is cut at word boundaries, so the model reads all of it)."""
     out: List[str] = []
     current: List[str] = []
-    words = 0
+    spent = 0
     for sentence in SENTENCE_END.split(text.strip()):
-        n = len(sentence.split())
+        n = cost(sentence)
         if n == 0:
             continue
-        if n > PASSAGE_WORDS:
+        if n > limit:
             if current:
                 out.append(" ".join(current))
-                current, words = [], 0
+                current, spent = [], 0
             w = sentence.split()
-            out.extend(" ".join(w[i:i + PASSAGE_WORDS]) for i in range(0, n, PASSAGE_WORDS))
+            step = max(1, len(w) * limit // n)
+            out.extend(" ".join(w[i:i + step]) for i in range(0, len(w), step))
             continue
-        if words and words + n > PASSAGE_WORDS:
+        if spent and spent + n > limit:
             out.append(" ".join(current))
-            current, words = [], 0
+            current, spent = [], 0
         current.append(sentence)
-        words += n
+        spent += n
     if current:
         out.append(" ".join(current))
     return out or [text]
+
+
+def wordpieces(text: str) -> int:
+    return len(MODEL.tokenizer.tokenize(text))
 
 
 def min_max(values: np.ndarray) -> np.ndarray:
@@ -186,17 +195,37 @@ def hybrid_scores(query: str, texts: List[str]):
             d = owner[p]
             bm25_best[d] = max(bm25_best[d], s if np.isfinite(s) else 0.0)
 
-    # Dense: passages document by document in BM25 order, up to the budget, one batch with the
-    # query; identical texts are embedded once.
+    # Dense: passages of at most PASSAGE_TOKENS wordpieces, each document's ordered by the query
+    # words they hold, taken in rounds over the documents in BM25 order until the budget is spent.
     order = sorted(range(n_docs), key=lambda d: (-bm25_best[d], d))
+    wanted = set(query_terms)
+    dense_passages = {}
     batch_owner: List[int] = []
     batch_texts: List[str] = []
-    for d in order:
-        for p in doc_passages[d]:
-            if len(batch_texts) >= MAX_EMBEDDED_PASSAGES:
+    spent = wordpieces(query) + 2
+    round_ = 0
+    while True:
+        any_left = False
+        for d in order:
+            if d not in dense_passages:
+                ps = passages(texts[d], PASSAGE_TOKENS, wordpieces)
+                hits = [sum(t in wanted for t in tokens(p)) for p in ps]
+                dense_passages[d] = [p for _, _, p in sorted(
+                    ((-h, i, p) for i, (h, p) in enumerate(zip(hits, ps))))]
+            ps = dense_passages[d]
+            if round_ >= len(ps):
+                continue
+            any_left = True
+            cost = wordpieces(ps[round_]) + 2
+            if (batch_texts and spent + cost > EMBEDDED_TOKENS) or len(batch_texts) >= MAX_EMBEDDED_PASSAGES:
+                any_left = False
                 break
-            batch_texts.append(p)
+            spent += cost
+            batch_texts.append(ps[round_])
             batch_owner.append(d)
+        if not any_left:
+            break
+        round_ += 1
     unique = list(dict.fromkeys([query] + batch_texts))
     slot = {t: i for i, t in enumerate(unique)}
     vectors = MODEL.encode(unique, batch_size=32, normalize_embeddings=True,

@@ -1,6 +1,6 @@
 //! Quality report of the intent engines on the public data in `shared/eval/`.
 //!
-//! `cargo run --profile tool -p eval -- [--data ../shared/eval] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune | --tune-classify] [--quick | --latency] [--out FILE]`
+//! `cargo run --profile tool -p eval -- [--data ../shared/eval] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune | --tune-classify | --tune-score] [--quick | --latency] [--out FILE]`
 //!
 //! Every intent runs through `shared::intents::*` on real request types (what users get), with
 //! the classic engine (`EmbeddedProvider::new()`), embeddings alone and the hybrid engine; the
@@ -38,6 +38,8 @@ pub struct Args {
     pub tune: bool,
     /// `--tune-classify`: only the classify calibration sweep (own examples; no SciFact).
     pub tune_classify: bool,
+    /// `--tune-score`: only the score sweeps (SciFact train qrels).
+    pub tune_score: bool,
     /// `--quick`: classify and extract only, printed, `EVALUATION.md` left alone (for iterating).
     pub quick: bool,
     /// `--latency`: only the latency table, printed and written over the report's latency section.
@@ -58,6 +60,7 @@ fn parse_args() -> anyhow::Result<Args> {
         limit: None,
         tune: false,
         tune_classify: false,
+        tune_score: false,
         quick: false,
         latency_only: false,
         out: root.join("EVALUATION.md"),
@@ -84,6 +87,10 @@ fn parse_args() -> anyhow::Result<Args> {
                 args.tune = true;
                 args.tune_classify = true;
             }
+            "--tune-score" => {
+                args.tune = true;
+                args.tune_score = true;
+            }
             "--full-corpus" => args.full_corpus = true,
             "--queries" => {
                 args.queries = Some(
@@ -103,7 +110,7 @@ fn parse_args() -> anyhow::Result<Args> {
             }
             "--out" => args.out = PathBuf::from(it.next().context("--out needs a path")?),
             other => anyhow::bail!(
-                "unknown argument {other}; usage: eval [--data DIR] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune | --tune-classify] [--quick | --latency] [--out FILE]"
+                "unknown argument {other}; usage: eval [--data DIR] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune | --tune-classify | --tune-score] [--quick | --latency] [--out FILE]"
             ),
         }
     }

@@ -62,6 +62,34 @@ pub async fn tune(args: &Args, embedder: Arc<CachedEmbedder>) -> anyhow::Result<
             println!("score {fusion:?} lexical_weight={w:.2} nDCG@10(train)={mean:.4}");
         }
     }
+    // The model's budget per request: passage size and wordpieces embedded, with the other
+    // weights as shipped. The request's time grows with the wordpieces, so the sweep prints the
+    // mean embedded per request next to the quality.
+    for passage_tokens in [128usize, 200] {
+        for budget in [1024usize, 1536, 2048, 2560, 3072, 4096, 1 << 20] {
+            let p = EmbeddedProvider::with_embedder(embedder.clone()).with_tuning(Tuning {
+                score_passage_tokens: passage_tokens,
+                score_embedded_tokens: budget,
+                ..base
+            });
+            let (mut sum, mut tokens) = (0.0f64, 0u64);
+            for (q, run) in &train {
+                let (scores, embedded) =
+                    crate::tasks::rerank_scores_with_usage(&p, &sf, q, &run.candidates).await?;
+                sum += ndcg_of(&sf, &run.candidates, &scores, &run.qrels);
+                tokens += embedded;
+            }
+            let n = train.len().max(1);
+            println!(
+                "score passage_tokens={passage_tokens} embedded_tokens={budget} nDCG@10(train)={:.4} mean embedded wordpieces={}",
+                sum / n as f64,
+                tokens / n as u64
+            );
+        }
+    }
+    if args.tune_score {
+        return Ok(());
+    }
     tune_classify(args, embedder).await
 }
 

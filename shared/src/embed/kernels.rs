@@ -35,14 +35,35 @@ fn f32_slice<'a>(op: &str, storage: &'a CpuStorage, layout: &Layout) -> Result<&
     }
 }
 
-/// Runs `op` compiled for the widest vector instructions this CPU has (AVX2 and FMA on x86-64
-/// where present, NEON on arm64), chosen at run time: `pulp` (already in the build through
-/// candle's gemm) calls it inside a function with those target features enabled, so the plain
-/// loops inlined into it vectorise at that width instead of the 4-lane SSE2 that a portable
+/// Runs `op` compiled for the widest vector instructions this CPU has (AVX-512 or AVX2 and FMA on
+/// x86-64 where present, NEON on arm64), chosen at run time: `pulp` (already in the build through
+/// candle's gemm) calls [`Row::run`] inside a function with those target features enabled, so the
+/// plain loops inlined into it vectorise at that width instead of the 4-lane SSE2 that a portable
 /// x86-64 binary is otherwise limited to. No `unsafe` on this side.
+///
+/// Why a trait and not a closure: a closure's body is a function of its own that LLVM compiled
+/// outside the target features and did not inline (perf showed the softmax closure as its own
+/// symbol, 12% of a pass over long passages, in SSE2); an `#[inline(always)]` trait method is
+/// inlined into the dispatched function and compiled with its features.
 #[inline(always)]
-fn simd<R>(op: impl FnOnce() -> R) -> R {
-    pulp::Arch::new().dispatch(op)
+fn simd(op: impl Row) {
+    pulp::Arch::new().dispatch(Dispatch(op));
+}
+
+/// One row's work for [`simd`]; implementations are `#[inline(always)]`.
+trait Row {
+    fn run(self);
+}
+
+struct Dispatch<R>(R);
+
+impl<R: Row> pulp::WithSimd for Dispatch<R> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        self.0.run();
+    }
 }
 
 /// Lanes of the partial sums in [`lane_sum`] and [`lane_max`]: a float reduction in one
@@ -162,14 +183,23 @@ impl CustomOp2 for BiasGelu {
         out.par_chunks_mut(width)
             .zip(xs_data.par_chunks(width))
             .with_min_len(MIN_ROWS_PER_TASK)
-            .for_each(|(out, row)| {
-                simd(|| {
-                    for ((out, &x), &b) in out.iter_mut().zip(row).zip(bias) {
-                        *out = gelu(x + b);
-                    }
-                })
-            });
+            .for_each(|(out, row)| simd(GeluRow { out, row, bias }));
         Ok((CpuStorage::F32(out), xs_layout.shape().clone()))
+    }
+}
+
+struct GeluRow<'a> {
+    out: &'a mut [f32],
+    row: &'a [f32],
+    bias: &'a [f32],
+}
+
+impl Row for GeluRow<'_> {
+    #[inline(always)]
+    fn run(self) {
+        for ((out, &x), &b) in self.out.iter_mut().zip(self.row).zip(self.bias) {
+            *out = gelu(x + b);
+        }
     }
 }
 
@@ -223,19 +253,44 @@ impl CustomOp3 for AddNorm {
             .zip(xs_data.par_chunks(width).zip(residual.par_chunks(width)))
             .with_min_len(MIN_ROWS_PER_TASK)
             .for_each(|(out, (row, res))| {
-                simd(|| {
-                    for (((out, &x), &r), &b) in out.iter_mut().zip(row).zip(res).zip(bias) {
-                        *out = x + r + b;
-                    }
-                    let mean = lane_sum(out, |v| v) / width as f32;
-                    let var = lane_sum(out, |v| (v - mean) * (v - mean)) / width as f32;
-                    let inv = 1.0 / (var + eps).sqrt();
-                    for ((out, &g), &b) in out.iter_mut().zip(gamma).zip(beta) {
-                        *out = (*out - mean) * inv * g + b;
-                    }
+                simd(NormRow {
+                    out,
+                    row,
+                    res,
+                    bias,
+                    gamma,
+                    beta,
+                    eps,
                 })
             });
         Ok((CpuStorage::F32(out), xs_layout.shape().clone()))
+    }
+}
+
+struct NormRow<'a> {
+    out: &'a mut [f32],
+    row: &'a [f32],
+    res: &'a [f32],
+    bias: &'a [f32],
+    gamma: &'a [f32],
+    beta: &'a [f32],
+    eps: f32,
+}
+
+impl Row for NormRow<'_> {
+    #[inline(always)]
+    fn run(self) {
+        let out = self.out;
+        let width = out.len() as f32;
+        for (((out, &x), &r), &b) in out.iter_mut().zip(self.row).zip(self.res).zip(self.bias) {
+            *out = x + r + b;
+        }
+        let mean = lane_sum(out, |v| v) / width;
+        let var = lane_sum(out, |v| (v - mean) * (v - mean)) / width;
+        let inv = 1.0 / (var + self.eps).sqrt();
+        for ((out, &g), &b) in out.iter_mut().zip(self.gamma).zip(self.beta) {
+            *out = (*out - mean) * inv * g + b;
+        }
     }
 }
 
@@ -451,25 +506,37 @@ impl CustomOp2 for MaskedSoftmax {
                 if rows == seq && mask[row % rows] != 0.0 {
                     return;
                 }
-                simd(|| {
-                    for ((out, &s), &m) in out.iter_mut().zip(scores).zip(mask) {
-                        *out = s + m;
-                    }
-                    let max = lane_max(out);
-                    for out in out.iter_mut() {
-                        // Padding sits ~3.4e38 below the maximum: its weight is exactly 0, as
-                        // in Hugging Face's softmax; e^-80 is already negligible next to 1.
-                        let shifted = *out - max;
-                        *out = if shifted < -80.0 { 0.0 } else { exp(shifted) };
-                    }
-                    let sum = lane_sum(out, |v| v);
-                    let inv = 1.0 / sum;
-                    for out in out.iter_mut() {
-                        *out *= inv;
-                    }
-                })
+                simd(SoftmaxRow { out, scores, mask })
             });
         Ok((CpuStorage::F32(out), scores_layout.shape().clone()))
+    }
+}
+
+struct SoftmaxRow<'a> {
+    out: &'a mut [f32],
+    scores: &'a [f32],
+    mask: &'a [f32],
+}
+
+impl Row for SoftmaxRow<'_> {
+    #[inline(always)]
+    fn run(self) {
+        let out = self.out;
+        for ((out, &s), &m) in out.iter_mut().zip(self.scores).zip(self.mask) {
+            *out = s + m;
+        }
+        let max = lane_max(out);
+        for out in out.iter_mut() {
+            // Padding sits ~3.4e38 below the maximum: its weight is exactly 0, as in Hugging
+            // Face's softmax; e^-80 is already negligible next to 1.
+            let shifted = *out - max;
+            *out = if shifted < -80.0 { 0.0 } else { exp(shifted) };
+        }
+        let sum = lane_sum(out, |v| v);
+        let inv = 1.0 / sum;
+        for out in out.iter_mut() {
+            *out *= inv;
+        }
     }
 }
 

@@ -67,6 +67,11 @@ pub struct Tuning {
     pub score_lexical_weight: f32,
     /// score: how the two signals are normalised before they are combined.
     pub score_fusion: Fusion,
+    /// score: most wordpieces in one passage the model embeds (below its 256-token window).
+    pub score_passage_tokens: usize,
+    /// score: most wordpieces the model embeds for one request, query included: the request's
+    /// time budget, since a forward pass costs about the same per wordpiece.
+    pub score_embedded_tokens: usize,
     /// classify: weight of the lexical evidence added to each label's cosine (0 = embeddings
     /// alone).
     pub classify_lexical_weight: f32,
@@ -97,6 +102,13 @@ impl Default for Tuning {
             // and 1 (BM25 alone) 0.573.
             score_lexical_weight: 0.4,
             score_fusion: Fusion::MinMax,
+            // SciFact train qrels (60 queries, BM25 top-20 reranked; eval --tune-score), the
+            // model's share of a request: passages of 128 wordpieces (the length MiniLM was
+            // trained on) and a budget of 2,560 per request, the smallest on the plateau
+            // (0.721; 3,072 and 4,096 give 0.723 and 0.724, 2,048 gives 0.710). Reading every
+            // passage of 200 wordpieces, as before, gave 0.716 for three times the wordpieces.
+            score_passage_tokens: 128,
+            score_embedded_tokens: 2560,
             // The project's own labelled messages (eval/data/own_classify.json: 109 messages in
             // nine label sets, 10 of which fit no label; `eval --tune-classify`): the lowest
             // log-loss of "gold label, or none" is T 0.05, null 0.1, sentiment 0.3 (0.488; without

@@ -9,10 +9,6 @@ use std::ops::Range;
 
 use crate::engine::text::{split_sentences, words};
 
-/// Wordpieces per passage, excluding [CLS]/[SEP]: below the model's 256-token window with a
-/// margin, and short enough that one passage is about one topic.
-pub const PASSAGE_TOKENS: usize = 200;
-
 /// Byte ranges of `text` grouping consecutive sentences into passages of at most `max_cost`
 /// (as measured by `cost`, e.g. wordpieces). Ranges are in order, on char boundaries, and cover
 /// every word of the text. Empty or whitespace-only text gives no passage.
