@@ -998,7 +998,8 @@ and the seminar e-mails have test samples only and are reported, never fitted; A
 BANKING77 and SROIE are test sets too. The hybrid weights in\n\
 `shared::provider::embedded::Tuning::default()` come from `eval --tune --limit 60 --depth 20`\n\
 (score; `--tune-score` runs its sweeps alone) and `eval --tune-classify` (classify): the score\n\
-fusion weight, passage size and per-request wordpiece budget from SciFact **train** qrels; the classify temperature, null similarity, sentiment and spam weights and the commit\n\
+fusion weight, passage size and per-request wordpiece budget from SciFact **train** qrels;\n\
+the classify temperature, null similarity, sentiment and spam weights and the commit\n\
 factor of the default threshold from the project's own labelled messages\n\
 (`eval/data/own_classify.json`: 109 messages in nine label sets written for the project, 10 of\n\
 which fit no label). Each value is commented where it is set. One choice was made after a\n\

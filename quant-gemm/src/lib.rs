@@ -85,20 +85,19 @@ impl QuantLinear {
             ));
         }
         let levels = levels(k).ok_or_else(|| format!("{k} inputs are too many to quantise"))?;
-        // `f32::max` skips NaN, so the check is its own pass.
-        if let Some(row) = data
-            .chunks_exact(k)
-            .position(|row| row.iter().any(|w| !w.is_finite()))
-        {
-            return Err(format!("weight row {row} holds a value that is not finite"));
-        }
-        let scales: Vec<f32> = data
-            .chunks_exact(k)
+        // `f32::max` skips NaN, so finiteness is checked on its own (in the same parallel pass).
+        let scales: Vec<Option<f32>> = data
+            .par_chunks_exact(k)
             .map(|row| {
+                let finite = row.iter().all(|w| w.is_finite());
                 let max = row.iter().fold(0f32, |m, &w| m.max(w.abs()));
-                if max > 0.0 { max / levels as f32 } else { 1.0 }
+                finite.then_some(if max > 0.0 { max / levels as f32 } else { 1.0 })
             })
             .collect();
+        if let Some(row) = scales.iter().position(Option::is_none) {
+            return Err(format!("weight row {row} holds a value that is not finite"));
+        }
+        let scales: Vec<f32> = scales.into_iter().flatten().collect();
         let kpad = k.next_multiple_of(2);
         let mut packed = vec![0i16; n.div_ceil(NR) * kpad * NR];
         // Part of every cold start (10.6 M weights for MiniLM): panel-parallel, and compiled for

@@ -155,6 +155,14 @@ fn bad_weights_are_refused_with_a_reason() {
         .err()
         .expect("test value");
     assert!(err.contains("not finite"), "{err}");
+    // The first bad row is named, wherever the rows were checked.
+    let mut rows = vec![0.5f32; 64 * 4];
+    rows[37 * 4 + 2] = f32::INFINITY;
+    rows[50 * 4] = f32::NAN;
+    let err = QuantLinear::from_rows(&rows, 64, 4)
+        .err()
+        .expect("test value");
+    assert!(err.contains("row 37 "), "{err}");
     let err = QuantLinear::from_rows(&[1.0, 2.0, 3.0], 2, 2)
         .err()
         .expect("test value");

@@ -96,15 +96,23 @@ impl Projection {
             .weight
             .dims2()
             .map_err(|err| format!("a projection weight must be a matrix: {err}"))?;
-        let data = self
-            .weight
-            .flatten_all()
-            .and_then(|w| w.to_vec1::<f32>())
-            .map_err(|err| format!("reading a projection weight: {err}"))?;
+        // The weights are read where the tensor holds them: a copy would be 44 MB of writes
+        // and page faults on every cold start.
+        let (storage, layout) = self.weight.storage_and_layout();
+        let candle_core::Storage::Cpu(CpuStorage::F32(data)) = &*storage else {
+            return Err("a projection weight must be f32 on the CPU".into());
+        };
+        let Some(data) = layout
+            .contiguous_offsets()
+            .and_then(|(start, end)| data.get(start..end))
+        else {
+            return Err("a projection weight must be contiguous".into());
+        };
         let op = QuantMatmul {
-            weight: Arc::new(QuantLinear::from_rows(&data, n, k)?),
+            weight: Arc::new(QuantLinear::from_rows(data, n, k)?),
             fast: quant_gemm::fast_kernel(),
         };
+        drop(storage);
         let _ = self.quantised.set(op);
         Ok(())
     }
