@@ -311,11 +311,13 @@ def main():
             "its parts on one thread while the other reads the 44 MB of weights the first request needs, "
             "the word-embedding table left in the file and read a row at a time; then one tiny forward pass "
             "so a model that cannot run fails at init), plus the first request, which is a real forward "
-            "pass at f32 over every text it brings (the summarize payload's sentences, the score "
-            "payload's documents). At this machine's f32 speed (the throughput row) that pass alone is "
-            "20-40 ms for these payloads. What would close it: int8 weights (a quarter of the bytes to "
-            "read, and VNNI / `sdot` matrix kernels for the pass), or memory-mapped weights, which need "
-            "`unsafe` (forbidden in this workspace)."),
+            "pass over every text it brings (the summarize payload's sentences, the score payload's "
+            "documents), in f32: the projections are quantised on a background thread after init, so the "
+            "first requests do not wait for it. Measured apart (`bench-embed`, `RUST_LOG=info`): reading "
+            "the weights 28-43 ms, the f32 check pass 11 ms (candle's GEMM re-packs every weight on every "
+            "call), the classify payload's pass 22 ms in f32 and 15 ms quantised. What would close it: "
+            "the weights shipped already quantised in the model layer (half the bytes to read, no f32 "
+            "pass at all), or memory-mapped weights, which need `unsafe` (forbidden in this workspace)."),
         "throughput": (
             "The time left is the f32 GEMM (`gemm`'s AVX2/FMA kernels, which re-pack each weight matrix on "
             "every call) against PyTorch's oneDNN/MKL with AVX-512 on this CPU; the two are within a few "
