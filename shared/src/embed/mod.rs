@@ -20,6 +20,7 @@ mod error;
 mod hashing;
 mod kernels;
 mod minilm;
+mod packed;
 mod quant;
 mod tokenizer;
 mod word_table;

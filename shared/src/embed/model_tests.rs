@@ -254,6 +254,115 @@ impl Drop for TempDir {
     }
 }
 
+/// A model directory holding the real config, tokenizer and (hard-linked where it can be) f32
+/// checkpoint, without the stored quantised projections.
+fn f32_only_dir(name: &str) -> TempDir {
+    let dir = TempDir::with_real_text_files(name);
+    let weights = model_dir().join("model.safetensors");
+    std::fs::hard_link(&weights, dir.0.join("model.safetensors"))
+        .or_else(|_| std::fs::copy(&weights, dir.0.join("model.safetensors")).map(drop))
+        .expect("linking the weights");
+    dir
+}
+
+/// The texts the stored-projection tests embed: short, unusual and truncated ones.
+fn sample_texts() -> Vec<String> {
+    vec![
+        String::new(),
+        "The food was cold and the waiter ignored us for 40 minutes. Never again.".into(),
+        "Ünïcödé, emoji 🚀 and CJK 漢字 in one line".into(),
+        "word ".repeat(400),
+    ]
+}
+
+fn embed_all(model: &MiniLm) -> Vec<Vec<f32>> {
+    let texts = sample_texts();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    model.embed(&texts).expect("embeddings")
+}
+
+/// The stored projections are read when the precision is integer and never otherwise, and give
+/// the vectors quantising at load gives: the same integers, except that the query's carry the
+/// attention scale (1/√32) in their steps where quantising at load rounds the scaled weights,
+/// so the two agree as closely as either agrees with f32.
+#[test]
+fn stored_projections_are_read_and_agree_with_quantising_at_load() {
+    let dir = model_dir();
+    assert!(
+        dir.join("model.int16.safetensors").is_file(),
+        "{} has no model.int16.safetensors: run scripts/setup.sh",
+        dir.display()
+    );
+    let stored = MiniLm::load_with(&dir, Precision::Int16).expect("int16 model, stored");
+    assert!(stored.prequantised());
+    let plain = f32_only_dir("quantise-at-load");
+    let at_load = MiniLm::load_with(&plain.0, Precision::Int16).expect("int16 model, at load");
+    assert!(!at_load.prequantised());
+    let f32_model = MiniLm::load_with(&dir, Precision::F32).expect("f32 model");
+    assert!(!f32_model.prequantised());
+    let exact = embed_all(&f32_model);
+    let texts = sample_texts();
+    for (i, (a, b)) in embed_all(&stored)
+        .iter()
+        .zip(embed_all(&at_load))
+        .enumerate()
+    {
+        let text = preview(&texts[i]);
+        assert_unit(a);
+        assert!(cosine(a, &b) >= 0.9999, "{text:?}: stored vs at load");
+        assert!(cosine(a, &exact[i]) >= 0.9999, "{text:?}: stored vs f32");
+        assert!(cosine(&b, &exact[i]) >= 0.9999, "{text:?}: at load vs f32");
+    }
+}
+
+/// A stored file that is not what the checkpoint gives (damaged, or made from other weights)
+/// is set aside: the model loads, quantises its f32 weights, and answers as if it were absent.
+#[test]
+fn a_stored_file_that_does_not_match_the_checkpoint_is_set_aside() {
+    let stored = std::fs::read(model_dir().join("model.int16.safetensors"))
+        .expect("model.int16.safetensors: run scripts/setup.sh");
+
+    let garbage = f32_only_dir("stored-garbage");
+    std::fs::write(
+        garbage.0.join("model.int16.safetensors"),
+        b"not safetensors",
+    )
+    .expect("writing");
+    let model = MiniLm::load_with(&garbage.0, Precision::Int16).expect("loads without it");
+    assert!(!model.prequantised());
+    let reference = embed_all(&model);
+
+    let truncated = f32_only_dir("stored-truncated");
+    std::fs::write(
+        truncated.0.join("model.int16.safetensors"),
+        &stored[..stored.len() - 2],
+    )
+    .expect("writing");
+    let model = MiniLm::load_with(&truncated.0, Precision::Int16).expect("loads without it");
+    assert!(!model.prequantised());
+    assert_eq!(embed_all(&model), reference);
+
+    // Other weights of the same size (one weight of one projection changed): only re-reading
+    // rows of the checkpoint can tell, and it must.
+    let other = TempDir::with_real_text_files("stored-stale");
+    let mut weights = std::fs::read(model_dir().join("model.safetensors")).expect("weights");
+    let header_len = u64::from_le_bytes(weights[..8].try_into().expect("8 bytes")) as usize;
+    let header: serde_json::Value =
+        serde_json::from_slice(&weights[8..8 + header_len]).expect("header");
+    let name = "encoder.layer.3.intermediate.dense.weight";
+    let entry = header
+        .get(name)
+        .or_else(|| header.get(format!("bert.{name}").as_str()))
+        .expect("the checkpoint has the projection");
+    let start = 8 + header_len + entry["data_offsets"][0].as_u64().expect("offset") as usize;
+    let first = f32::from_le_bytes(weights[start..start + 4].try_into().expect("4 bytes"));
+    weights[start..start + 4].copy_from_slice(&(first + 0.25).to_le_bytes());
+    std::fs::write(other.0.join("model.safetensors"), &weights).expect("writing weights");
+    std::fs::write(other.0.join("model.int16.safetensors"), &stored).expect("writing");
+    let model = MiniLm::load_with(&other.0, Precision::Int16).expect("loads without it");
+    assert!(!model.prequantised(), "a stale file must not be used");
+}
+
 #[test]
 fn missing_directory_is_model_missing() {
     let dir = std::env::temp_dir().join(format!("embed-test-{}-absent", std::process::id()));

@@ -67,24 +67,44 @@ impl Precision {
     }
 }
 
-/// A projection's weight `(outputs, inputs)`: f32 always, and its 16-bit form once quantised.
+/// A projection's weight `(outputs, inputs)`: in f32, in 16-bit integers, or both.
 ///
-/// With [`Precision::Auto`] the quantising runs on a background thread after the model has
-/// loaded (about 35 ms of CPU for MiniLM, which would otherwise add to every cold start); until
-/// it is done the f32 weights answer, so the first requests of a new instance may be computed in
-/// f32 (their vectors differ from the quantised ones by less than 1e-4 cosine).
+/// Read from the checkpoint in f32, it is quantised as [`quantise_all`] says; with
+/// [`Precision::Auto`] that runs on a background thread after the model has loaded (about 35 ms
+/// of CPU for MiniLM, which would otherwise add to every cold start), and until it is done the
+/// f32 weights answer, so the first requests of a new instance may be computed in f32 (their
+/// vectors differ from the quantised ones by less than 1e-4 cosine). Read already quantised
+/// ([`super::packed`]), it has no f32 form at all.
 #[derive(Clone)]
 pub(super) struct Projection {
-    weight: Tensor,
+    weight: Option<Tensor>,
     quantised: Arc<OnceLock<QuantMatmul>>,
 }
 
 impl Projection {
     pub fn new(weight: Tensor) -> Self {
         Self {
-            weight,
+            weight: Some(weight),
             quantised: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// A projection stored quantised: multiplied in integers from the first request.
+    pub fn quantised(matrix: QuantLinear) -> Self {
+        let quantised = OnceLock::new();
+        let _ = quantised.set(QuantMatmul {
+            weight: Arc::new(matrix),
+            fast: quant_gemm::fast_kernel(),
+        });
+        Self {
+            weight: None,
+            quantised: Arc::new(quantised),
+        }
+    }
+
+    /// Whether the integer form is ready.
+    pub fn is_quantised(&self) -> bool {
+        self.quantised.get().is_some()
     }
 
     /// Quantises the weight (once; later calls do nothing).
@@ -92,13 +112,15 @@ impl Projection {
         if self.quantised.get().is_some() {
             return Ok(());
         }
-        let (n, k) = self
-            .weight
+        let Some(weight) = &self.weight else {
+            return Err("a projection has neither f32 nor quantised weights".into());
+        };
+        let (n, k) = weight
             .dims2()
             .map_err(|err| format!("a projection weight must be a matrix: {err}"))?;
         // The weights are read where the tensor holds them: a copy would be 44 MB of writes
         // and page faults on every cold start.
-        let (storage, layout) = self.weight.storage_and_layout();
+        let (storage, layout) = weight.storage_and_layout();
         let candle_core::Storage::Cpu(CpuStorage::F32(data)) = &*storage else {
             return Err("a projection weight must be f32 on the CPU".into());
         };
@@ -119,9 +141,10 @@ impl Projection {
 
     /// `xs · Wᵀ` for `(tokens, inputs)` activations.
     pub fn apply(&self, xs: &Tensor) -> Result<Tensor> {
-        match self.quantised.get() {
-            Some(op) => xs.apply_op1_no_bwd(op),
-            None => xs.matmul(&self.weight.t()?),
+        match (self.quantised.get(), &self.weight) {
+            (Some(op), _) => xs.apply_op1_no_bwd(op),
+            (None, Some(weight)) => xs.matmul(&weight.t()?),
+            (None, None) => bail!("a projection has neither f32 nor quantised weights"),
         }
     }
 }
@@ -137,6 +160,8 @@ pub(super) fn quantise_all(
         Precision::F32 => Ok(()),
         Precision::Int16 => projections.iter().try_for_each(Projection::quantise),
         Precision::Auto if !quant_gemm::fast_kernel() => Ok(()),
+        // Read quantised ([`super::packed`]): nothing left to do, no thread to start.
+        Precision::Auto if projections.iter().all(Projection::is_quantised) => Ok(()),
         Precision::Auto => {
             let spawned = std::thread::Builder::new()
                 .name("quantise-weights".into())
