@@ -13,7 +13,6 @@
 //! can pin its sha256.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use quant_gemm::{QuantLinear, stored};
 use safetensors::tensor::{Dtype, SafeTensors, View};
@@ -101,27 +100,59 @@ pub fn quantise(checkpoint: &[u8]) -> Result<Quantised, String> {
             },
         ));
     }
+    // The f32 scales first, then the integers, each in name order: every tensor starts on a
+    // multiple of its element size, as safetensors' own writer arranges them.
+    out.sort_by(|(a, ta), (b, tb)| {
+        (ta.dtype != Dtype::F32, a.as_str()).cmp(&(tb.dtype != Dtype::F32, b.as_str()))
+    });
     if out.is_empty() {
         return Err("the checkpoint holds no encoder projection weights to quantise".into());
     }
     let matrices = out.len() / 2;
-    let metadata = HashMap::from([
-        (stored::FORMAT_KEY.to_owned(), stored::FORMAT.to_owned()),
-        (
-            stored::SOURCE_BYTES_KEY.to_owned(),
-            checkpoint.len().to_string(),
-        ),
-    ]);
-    let bytes = safetensors::serialize(
-        out.iter().map(|(name, t)| (name.as_str(), t)),
-        Some(metadata),
-    )
-    .map_err(|err| format!("writing the quantised file: {err}"))?;
+    let metadata = [
+        (stored::FORMAT_KEY, stored::FORMAT.to_owned()),
+        (stored::SOURCE_BYTES_KEY, checkpoint.len().to_string()),
+    ];
+    let bytes = serialize(&out, &metadata);
     Ok(Quantised {
         bytes,
         matrices,
         weights,
     })
+}
+
+/// A safetensors file holding `tensors` in the order given, with `metadata`, byte for byte the
+/// same on every run: keys in a fixed order, data offsets back to back, the header padded with
+/// spaces to a multiple of 8 bytes as the format's own writer does.
+fn serialize(tensors: &[(String, Owned)], metadata: &[(&str, String)]) -> Vec<u8> {
+    let quote = |text: &str| serde_json::Value::from(text).to_string();
+    let mut entries = Vec::with_capacity(tensors.len() + 1);
+    let fields: Vec<String> = metadata
+        .iter()
+        .map(|(key, value)| format!("{}:{}", quote(key), quote(value)))
+        .collect();
+    entries.push(format!("\"__metadata__\":{{{}}}", fields.join(",")));
+    let mut offset = 0;
+    for (name, tensor) in tensors {
+        let shape: Vec<String> = tensor.shape.iter().map(usize::to_string).collect();
+        let end = offset + tensor.bytes.len();
+        entries.push(format!(
+            "{}:{{\"dtype\":\"{:?}\",\"shape\":[{}],\"data_offsets\":[{offset},{end}]}}",
+            quote(name),
+            tensor.dtype,
+            shape.join(",")
+        ));
+        offset = end;
+    }
+    let mut header = format!("{{{}}}", entries.join(",")).into_bytes();
+    header.resize(header.len().next_multiple_of(8), b' ');
+    let mut bytes = Vec::with_capacity(8 + header.len() + offset);
+    bytes.extend((header.len() as u64).to_le_bytes());
+    bytes.extend(header);
+    for (_, tensor) in tensors {
+        bytes.extend(&tensor.bytes);
+    }
+    bytes
 }
 
 #[cfg(test)]
@@ -211,7 +242,13 @@ mod tests {
                 "row {row}"
             );
         }
-        // The same checkpoint always gives the same bytes.
+        // The same checkpoint always gives the same bytes: setup pins the file's sha256, so the
+        // header's keys must not come out in a different order from one run to the next.
+        let header = String::from_utf8_lossy(&out.bytes[8..120]).into_owned();
+        assert!(
+            header.starts_with(r#"{"__metadata__":{"format":"quant-gemm/"#),
+            "{header}"
+        );
         assert_eq!(quantise(&source).expect("again").bytes, out.bytes);
     }
 
