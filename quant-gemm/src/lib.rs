@@ -230,11 +230,9 @@ impl QuantLinear {
         }
         let mut q = vec![0i16; self.k];
         quantise_weights(weights, scale, &mut q);
-        let (panel, lane) = (row / NR, row % NR);
-        let base = panel * self.kpad * NR;
         q.iter()
             .enumerate()
-            .all(|(i, &q)| self.packed[base + (i / 2 * NR + lane) * 2 + i % 2] == q)
+            .all(|(i, &q)| self.packed[packed_index(self.kpad, row, i)] == q)
     }
 
     /// These matrices' rows one after another (as `torch.cat` of the weights along the outputs
@@ -263,12 +261,9 @@ impl QuantLinear {
                 continue;
             }
             for row in 0..part.n {
-                let (from, to) = (row, scales.len());
-                let (from_base, from_lane) = ((from / NR) * kpad * NR, from % NR);
-                let (to_base, to_lane) = ((to / NR) * kpad * NR, to % NR);
-                for pair in 0..kpad / 2 {
-                    let src = from_base + (pair * NR + from_lane) * 2;
-                    let dst = to_base + (pair * NR + to_lane) * 2;
+                let to = scales.len();
+                for i in (0..kpad).step_by(2) {
+                    let (src, dst) = (packed_index(kpad, row, i), packed_index(kpad, to, i));
                     packed[dst..dst + 2].copy_from_slice(&part.packed[src..src + 2]);
                 }
                 scales.push(part.scales[row]);
@@ -357,6 +352,13 @@ impl QuantLinear {
     }
 }
 
+/// Where input `i` of output row `row` sits in a packed matrix of `kpad` inputs per row:
+/// `[panel][k / 2][NR columns][2]`.
+#[inline(always)]
+fn packed_index(kpad: usize, row: usize, i: usize) -> usize {
+    (row / NR) * kpad * NR + (i / 2 * NR + row % NR) * 2 + i % 2
+}
+
 /// Quantises the weight rows `first..first + NR` and lays them out as one panel.
 struct PackPanel<'a> {
     data: &'a [f32],
@@ -382,7 +384,8 @@ impl pulp::WithSimd for PackPanel<'_> {
                 &mut row_q,
             );
             for (i, &q) in row_q.iter().enumerate() {
-                self.out[(i / 2 * NR + lane) * 2 + i % 2] = q;
+                // `out` is this panel alone, so its row is the lane.
+                self.out[packed_index(k.next_multiple_of(2), lane, i)] = q;
             }
         }
     }

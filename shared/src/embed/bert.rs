@@ -120,13 +120,16 @@ struct Weights {
     packed: HashMap<String, QuantLinear>,
 }
 
+/// Takes `name` out of `map`, under its own name or the "bert." prefix that checkpoints saved
+/// from `BertForMaskedLM` and friends put before every name.
+fn remove_named<T>(map: &mut HashMap<String, T>, name: &str) -> Option<T> {
+    map.remove(name)
+        .or_else(|| map.remove(&format!("bert.{name}")))
+}
+
 impl Weights {
     fn take(&mut self, name: &str, shape: &[usize]) -> Result<Tensor, WeightError> {
-        // Checkpoints saved from `BertForMaskedLM` and friends prefix every name with "bert.".
-        let tensor = self
-            .tensors
-            .remove(name)
-            .or_else(|| self.tensors.remove(&format!("bert.{name}")))
+        let tensor = remove_named(&mut self.tensors, name)
             .ok_or_else(|| format!("tensor {name} is missing"))?;
         if tensor.dims() != shape {
             return Err(format!(
@@ -143,11 +146,7 @@ impl Weights {
         name: &str,
         shape: [usize; 2],
     ) -> Result<Option<QuantLinear>, WeightError> {
-        let Some(matrix) = self
-            .packed
-            .remove(name)
-            .or_else(|| self.packed.remove(&format!("bert.{name}")))
-        else {
+        let Some(matrix) = remove_named(&mut self.packed, name) else {
             return Ok(None);
         };
         if [matrix.outputs(), matrix.inputs()] != shape {

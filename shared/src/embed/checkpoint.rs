@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
@@ -224,6 +224,20 @@ pub(super) fn read(
         deferred,
         metadata,
     })
+}
+
+/// Reads `out.len()` little-endian f32 values stored at byte `at` of `file`: a row of a tensor
+/// left in the file ([`Deferred`]). Moves the file's position, so callers sharing the file across
+/// threads hold a lock around it.
+pub(super) fn read_floats_at(mut file: &File, at: u64, out: &mut [f32]) -> std::io::Result<()> {
+    file.seek(SeekFrom::Start(at))?;
+    file.read_exact(bytemuck::cast_slice_mut(out))?;
+    if cfg!(target_endian = "big") {
+        for value in out.iter_mut() {
+            *value = f32::from_bits(u32::from_le(value.to_bits()));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

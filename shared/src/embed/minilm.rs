@@ -416,36 +416,36 @@ fn read_weights(path: &Path, packed: Option<&Path>) -> Result<Weights, EmbedErro
     };
     let file =
         std::fs::File::open(path).map_err(|source| io_error(path, "weights file", source))?;
-    let source_len = file
-        .metadata()
-        .map_err(|source| io_error(path, "weights file", source))?
-        .len();
-    let word_embeddings = WordTable::new(file, table.offset, rows, width);
-    let Some(packed_path) = packed else {
-        return Ok(Weights {
-            tensors,
-            packed: HashMap::new(),
-            word_embeddings,
-        });
-    };
-    let projections: HashMap<String, Deferred> = deferred
-        .into_iter()
-        .filter(|(name, _)| !WORD_EMBEDDINGS.contains(&name.as_str()))
-        .collect();
-    match packed::read(packed_path, path, source_len, &projections) {
-        Ok(packed) => Ok(Weights {
-            tensors,
-            packed,
-            word_embeddings,
-        }),
-        Err(reason) => {
-            tracing::warn!(
-                file = %packed_path.display(),
-                reason = %reason,
-                "the stored quantised projections do not match the checkpoint; quantising the \
-                 f32 weights instead (scripts/setup.sh writes the file again)"
-            );
-            read_weights(path, None)
+    let table_at = table.offset;
+    let stored = match packed {
+        None => HashMap::new(),
+        Some(packed_path) => {
+            let source_len = file
+                .metadata()
+                .map_err(|source| io_error(path, "weights file", source))?
+                .len();
+            let projections: HashMap<String, Deferred> = deferred
+                .into_iter()
+                .filter(|(name, _)| !WORD_EMBEDDINGS.contains(&name.as_str()))
+                .collect();
+            match packed::read(packed_path, &file, source_len, &projections) {
+                Ok(stored) => stored,
+                Err(reason) => {
+                    tracing::warn!(
+                        file = %packed_path.display(),
+                        reason = %reason,
+                        "the stored quantised projections do not match the checkpoint; \
+                         quantising the f32 weights instead (scripts/setup.sh writes the file \
+                         again)"
+                    );
+                    return read_weights(path, None);
+                }
+            }
         }
-    }
+    };
+    Ok(Weights {
+        tensors,
+        packed: stored,
+        word_embeddings: WordTable::new(file, table_at, rows, width),
+    })
 }

@@ -23,12 +23,12 @@ use super::checkpoint::{self, Deferred};
 /// The file's name, beside `model.safetensors`.
 pub(super) const FILE: &str = "model.int16.safetensors";
 
-/// The stored projections of the checkpoint at `source` (`source_len` bytes), by weight name,
-/// checked against the f32 weights `projections` locates in it; the error says why the file
-/// cannot be used.
+/// The stored projections of the checkpoint open as `source` (`source_len` bytes), by weight
+/// name, checked against the f32 weights `projections` locates in it; the error says why the
+/// file cannot be used.
 pub(super) fn read(
     path: &Path,
-    source: &Path,
+    source: &File,
     source_len: u64,
     projections: &HashMap<String, Deferred>,
 ) -> Result<HashMap<String, QuantLinear>, String> {
@@ -61,7 +61,6 @@ pub(super) fn read(
         return Err("the checkpoint has no projection weights".into());
     }
 
-    let file = File::open(source).map_err(|err| format!("re-reading the checkpoint: {err}"))?;
     let mut matrices = HashMap::with_capacity(projections.len());
     for (name, location) in projections {
         let &[n, k] = location.shape.as_slice() else {
@@ -86,7 +85,9 @@ pub(super) fn read(
         let matrix = QuantLinear::from_parts(n, k, scales, packed.values)
             .map_err(|err| format!("{name}: {err}"))?;
         for row in [0, n / 2, n - 1] {
-            let weights = read_row(&file, location, row, k)
+            let mut weights = vec![0f32; k];
+            let at = location.offset + (row * k * 4) as u64;
+            checkpoint::read_floats_at(source, at, &mut weights)
                 .map_err(|err| format!("re-reading row {row} of {name}: {err}"))?;
             if !matrix.matches_row(row, &weights) {
                 return Err(format!(
@@ -97,30 +98,6 @@ pub(super) fn read(
         matrices.insert(name.clone(), matrix);
     }
     Ok(matrices)
-}
-
-/// Row `row` of the `(n, k)` f32 tensor at `location`.
-fn read_row(file: &File, location: &Deferred, row: usize, k: usize) -> std::io::Result<Vec<f32>> {
-    let mut bytes = vec![0u8; k * 4];
-    let at = location.offset + (row * k * 4) as u64;
-    read_exact_at(file, &mut bytes, at)?;
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
-}
-
-#[cfg(unix)]
-fn read_exact_at(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, at)
-}
-
-#[cfg(not(unix))]
-fn read_exact_at(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = file;
-    file.seek(SeekFrom::Start(at))?;
-    file.read_exact(buf)
 }
 
 #[cfg(test)]
@@ -159,6 +136,10 @@ mod tests {
         bytes
     }
 
+    fn open(path: &Path) -> File {
+        File::open(path).expect("opening the test checkpoint")
+    }
+
     fn projections(path: &Path) -> HashMap<String, Deferred> {
         checkpoint::read(path, stored::is_projection)
             .map(|c| c.deferred)
@@ -178,10 +159,10 @@ mod tests {
         let located = projections(&source.0);
         assert_eq!(located.len(), 1, "the bias is not a projection");
 
-        let matrices = read(&stored.0, &source.0, len, &located).expect("a matching file");
+        let matrices = read(&stored.0, &open(&source.0), len, &located).expect("a matching file");
         assert_eq!((matrices[NAME].outputs(), matrices[NAME].inputs()), (70, 3));
 
-        let err = read(&stored.0, &source.0, len + 1, &located)
+        let err = read(&stored.0, &open(&source.0), len + 1, &located)
             .err()
             .expect("other length");
         assert!(err.contains("made from a checkpoint of"), "{err}");
@@ -191,7 +172,7 @@ mod tests {
             "encoder.layer.1.output.dense.weight".into(),
             located[NAME].clone(),
         );
-        let err = read(&stored.0, &source.0, len, &more)
+        let err = read(&stored.0, &open(&source.0), len, &more)
             .err()
             .expect("a missing matrix");
         assert!(err.contains("it has no encoder.layer.1"), "{err}");
@@ -204,7 +185,7 @@ mod tests {
         let mut other = stored_bytes.clone();
         other[at + stored::FORMAT.len() - 1] = b'9';
         let other = Scratch::new("format", &other);
-        let err = read(&other.0, &source.0, len, &located)
+        let err = read(&other.0, &open(&source.0), len, &located)
             .err()
             .expect("other format");
         assert!(err.contains("its format is"), "{err}");
@@ -215,7 +196,7 @@ mod tests {
         let changed_source = Scratch::new("changed", &checkpoint(&changed));
         let err = read(
             &stored.0,
-            &changed_source.0,
+            &open(&changed_source.0),
             len,
             &projections(&changed_source.0),
         )
@@ -224,7 +205,7 @@ mod tests {
         assert!(err.contains("row 69 of"), "{err}");
 
         let garbage = Scratch::new("garbage", b"not a file of tensors");
-        let err = read(&garbage.0, &source.0, len, &located)
+        let err = read(&garbage.0, &open(&source.0), len, &located)
             .err()
             .expect("garbage");
         assert!(err.contains("not a readable safetensors file"), "{err}");

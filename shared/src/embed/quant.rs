@@ -92,10 +92,7 @@ impl Projection {
     /// A projection stored quantised: multiplied in integers from the first request.
     pub fn quantised(matrix: QuantLinear) -> Self {
         let quantised = OnceLock::new();
-        let _ = quantised.set(QuantMatmul {
-            weight: Arc::new(matrix),
-            fast: quant_gemm::fast_kernel(),
-        });
+        let _ = quantised.set(QuantMatmul::new(matrix));
         Self {
             weight: None,
             quantised: Arc::new(quantised),
@@ -130,10 +127,7 @@ impl Projection {
         else {
             return Err("a projection weight must be contiguous".into());
         };
-        let op = QuantMatmul {
-            weight: Arc::new(QuantLinear::from_rows(data, n, k)?),
-            fast: quant_gemm::fast_kernel(),
-        };
+        let op = QuantMatmul::new(QuantLinear::from_rows(data, n, k)?);
         drop(storage);
         let _ = self.quantised.set(op);
         Ok(())
@@ -191,6 +185,16 @@ pub(super) fn quantise_all(
 pub(super) struct QuantMatmul {
     weight: Arc<QuantLinear>,
     fast: bool,
+}
+
+impl QuantMatmul {
+    /// The op for `weight`, with this CPU's kernel.
+    fn new(weight: QuantLinear) -> Self {
+        Self {
+            weight: Arc::new(weight),
+            fast: quant_gemm::fast_kernel(),
+        }
+    }
 }
 
 impl CustomOp1 for QuantMatmul {

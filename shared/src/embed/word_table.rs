@@ -13,7 +13,6 @@
 //! process; it is reported as an error, never answered with zeros.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::sync::{Mutex, OnceLock};
 
 /// Rows of a `(rows, width)` little-endian f32 table stored at `offset` in `file`.
@@ -61,21 +60,14 @@ impl WordTable {
         }
         let mut row = vec![0f32; self.width].into_boxed_slice();
         {
-            let mut file = self
+            let file = self
                 .file
                 .lock()
                 .map_err(|_| "the weights file lock is poisoned".to_owned())?;
             let at = self.offset + u64::from(id) * (self.width as u64 * 4);
-            file.seek(SeekFrom::Start(at))
-                .and_then(|_| file.read_exact(bytemuck::cast_slice_mut(&mut row)))
-                .map_err(|err| {
-                    format!("reading word embedding {id} from the weights file: {err}")
-                })?;
-        }
-        if cfg!(target_endian = "big") {
-            for value in row.iter_mut() {
-                *value = f32::from_bits(u32::from_le(value.to_bits()));
-            }
+            super::checkpoint::read_floats_at(&file, at, &mut row).map_err(|err| {
+                format!("reading word embedding {id} from the weights file: {err}")
+            })?;
         }
         // Two threads may read the same new row at once; both read the same bytes, and the
         // first to finish fills the slot.
