@@ -64,9 +64,21 @@ pub mod stored {
 /// Output columns per packed panel: four 16-lane i32 vectors.
 pub const NR: usize = 64;
 
-/// Tokens quantised and multiplied by one rayon task: a multiple of both kernels' row blocks
-/// (6 and 4), small enough that the task's i32 sums (`ROWS_PER_TASK × n`) stay in L2.
-const ROWS_PER_TASK: usize = 24;
+/// The most tokens one rayon task takes: large enough that a task's start-up (a thread waking,
+/// its row quantisation) is small next to its work and that each weight panel, read once per
+/// task, serves many rows; small enough that a long batch still splits into several tasks per
+/// thread and the task's quantised rows (`96 × k` i16s) stay in L2.
+const MAX_ROWS_PER_TASK: usize = 96;
+
+/// How many of `m` tokens each rayon task takes: the tokens split evenly over a multiple of the
+/// pool's threads, rounded up to whole six-row blocks of the AVX-512 kernel. A fixed task size
+/// leaves one thread idle at the end of a short batch: 150 tokens in tasks of 24 are seven tasks,
+/// four on one thread and three on the other, where 78 + 72 keep both busy to the end.
+fn rows_per_task(m: usize, threads: usize) -> usize {
+    let threads = threads.max(1);
+    let tasks = threads * m.div_ceil(threads * MAX_ROWS_PER_TASK);
+    m.div_ceil(tasks.max(1)).next_multiple_of(6).max(6)
+}
 
 /// Whether this CPU runs the AVX-512 kernel.
 pub fn fast_kernel() -> bool {
@@ -306,8 +318,9 @@ impl QuantLinear {
     pub fn matmul(&self, x: &[f32], fast: bool) -> Vec<f32> {
         let m = x.len() / self.k;
         let mut out = vec![0f32; m * self.n];
-        out.par_chunks_mut(ROWS_PER_TASK * self.n)
-            .zip(x.par_chunks(ROWS_PER_TASK * self.k))
+        let rows = rows_per_task(m, rayon::current_num_threads());
+        out.par_chunks_mut(rows * self.n)
+            .zip(x.par_chunks(rows * self.k))
             .for_each(|(out, x)| self.rows(x, out, fast));
         out
     }
@@ -325,7 +338,9 @@ impl QuantLinear {
 
     /// Quantise, multiply, scale back. Inlined into each kernel's entry point, so the rounding
     /// and scaling loops are vectorised for the same instructions as the kernel (outside it,
-    /// `round` is a libm call per value).
+    /// `round` is a libm call per value). The kernel hands over each block of integer sums as it
+    /// leaves the registers and it is scaled straight into `out`: no i32 matrix is written and
+    /// read back.
     #[inline(always)]
     fn rows_with<K: Kernel>(&self, kernel: K, x: &[f32], out: &mut [f32]) {
         let rows = x.len() / self.k;
@@ -337,18 +352,26 @@ impl QuantLinear {
         {
             row_scales.push(quantise_row(x, &mut q[..self.k], self.levels));
         }
-        let width = self.packed.len() / self.kpad; // panels × NR
-        let mut sums = vec![0i32; rows * width];
-        kernel.gemm(&quantised, rows, self.kpad, &self.packed, &mut sums);
-        for ((out, sums), &row_scale) in out
-            .chunks_exact_mut(self.n)
-            .zip(sums.chunks_exact(width))
-            .zip(&row_scales)
-        {
-            for ((out, &sum), &scale) in out.iter_mut().zip(sums).zip(&self.scales) {
-                *out = sum as f32 * (row_scale * scale);
-            }
-        }
+        let n = self.n;
+        kernel.gemm(
+            &quantised,
+            rows,
+            self.kpad,
+            &self.packed,
+            &mut |row: usize, panel: usize, sums: &[i32; NR]| {
+                let first = panel * NR;
+                let cols = (n - first).min(NR);
+                let row_scale = row_scales[row];
+                let at = row * n + first;
+                for ((out, &sum), &scale) in out[at..at + cols]
+                    .iter_mut()
+                    .zip(sums)
+                    .zip(&self.scales[first..first + cols])
+                {
+                    *out = sum as f32 * (row_scale * scale);
+                }
+            },
+        );
     }
 }
 
@@ -410,10 +433,19 @@ fn quantise_weights(row: &[f32], scale: f32, out: &mut [i16]) {
     }
 }
 
-/// An integer kernel: `sums[r][c] = Σ_i x[r][i] · w[c][i]` for `rows` quantised rows of `kpad`
-/// inputs and every column of every panel of `packed`; `sums` is `rows × (panels · NR)`.
+/// An integer kernel: `Σ_i x[r][i] · w[c][i]` for `rows` quantised rows of `kpad` inputs and
+/// every column of every panel of `packed`, handed to `sink(r, panel, sums)` one row of one
+/// panel at a time, each exactly once. Panels are the outer loop, so each is read from memory
+/// once per call however many rows there are.
 trait Kernel: Copy {
-    fn gemm(self, x: &[i16], rows: usize, kpad: usize, packed: &[i16], sums: &mut [i32]);
+    fn gemm(
+        self,
+        x: &[i16],
+        rows: usize,
+        kpad: usize,
+        packed: &[i16],
+        sink: &mut impl FnMut(usize, usize, &[i32; NR]),
+    );
 }
 
 /// Quantises one token's inputs to `±levels` and returns the f32 value of one step. A row of

@@ -33,15 +33,27 @@ struct Portable;
 
 impl Kernel for Portable {
     #[inline(always)]
-    fn gemm(self, x: &[i16], rows: usize, kpad: usize, packed: &[i16], sums: &mut [i32]) {
-        gemm(x, rows, kpad, packed, sums);
+    fn gemm(
+        self,
+        x: &[i16],
+        rows: usize,
+        kpad: usize,
+        packed: &[i16],
+        sink: &mut impl FnMut(usize, usize, &[i32; NR]),
+    ) {
+        gemm(x, rows, kpad, packed, sink);
     }
 }
 
 /// See [`Kernel`].
 #[inline(always)]
-pub(super) fn gemm(x: &[i16], rows: usize, kpad: usize, packed: &[i16], sums: &mut [i32]) {
-    let width = packed.len() / kpad;
+pub(super) fn gemm(
+    x: &[i16],
+    rows: usize,
+    kpad: usize,
+    packed: &[i16],
+    sink: &mut impl FnMut(usize, usize, &[i32; NR]),
+) {
     for (panel_index, panel) in packed.chunks_exact(kpad * NR).enumerate() {
         let mut start = 0;
         while start < rows {
@@ -57,8 +69,7 @@ pub(super) fn gemm(x: &[i16], rows: usize, kpad: usize, packed: &[i16], sums: &m
                 }
             }
             for (r, acc) in acc.iter().enumerate().take(block) {
-                let at = (start + r) * width + panel_index * NR;
-                sums[at..at + NR].copy_from_slice(acc);
+                sink(start + r, panel_index, acc);
             }
             start += block;
         }

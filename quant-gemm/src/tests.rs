@@ -74,7 +74,11 @@ fn kernels_compute_the_exact_integer_sums_for_every_shape_and_tail() {
         }
         let expected = reference_sums(&x, rows, w.kpad, &w);
         let mut portable = vec![0i32; expected.len()];
-        portable::gemm(&x, rows, w.kpad, &w.packed, &mut portable);
+        let width = w.packed.len() / w.kpad;
+        portable::gemm(&x, rows, w.kpad, &w.packed, &mut |r, panel, acc| {
+            let at = r * width + panel * NR;
+            portable[at..at + NR].copy_from_slice(acc);
+        });
         assert_eq!(portable, expected, "portable kernel, {rows}×{n}×{k}");
         let mut fast = vec![0i32; expected.len()];
         if fast_gemm(&x, rows, w.kpad, &w.packed, &mut fast) {
@@ -265,4 +269,53 @@ fn stacking_and_scaling_give_what_quantising_the_stacked_weights_gives() {
                 .scaled(0.0)
                 .is_err()
     );
+}
+
+#[test]
+fn tasks_split_the_tokens_evenly_over_the_threads_in_whole_blocks() {
+    // 150 tokens on two threads: 78 + 72, not seven tasks of 24 (four on one thread).
+    assert_eq!(rows_per_task(150, 2), 78);
+    assert_eq!(rows_per_task(20, 2), 12);
+    assert_eq!(rows_per_task(1, 2), 6);
+    assert_eq!(rows_per_task(960, 2), 96);
+    assert_eq!(rows_per_task(961, 2), 84, "12 tasks of at most 96");
+    assert_eq!(
+        rows_per_task(100, 1),
+        54,
+        "one thread: two tasks of at most 96"
+    );
+    assert_eq!(rows_per_task(5, 0), 6, "no threads is taken as one");
+    for m in 1..400 {
+        for threads in 1..5 {
+            let rows = rows_per_task(m, threads);
+            assert!(
+                rows.is_multiple_of(6) && rows <= MAX_ROWS_PER_TASK,
+                "{m} on {threads}: {rows}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_product_does_not_depend_on_how_the_rows_are_split() {
+    let mut numbers = Numbers(13);
+    let (n, k) = (130, 384);
+    let weights: Vec<f32> = (0..n * k).map(|_| numbers.float()).collect();
+    let w = QuantLinear::from_rows(&weights, n, k).expect("test value");
+    for m in [1, 5, 7, 150, 211] {
+        let x: Vec<f32> = (0..m * k).map(|_| numbers.float()).collect();
+        let on = |threads: usize, fast: bool| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a pool")
+                .install(|| w.matmul(&x, fast))
+        };
+        // Each row is computed alone, so one thread or three, fast kernel or portable, give
+        // the same bits.
+        let one = on(1, false);
+        assert_eq!(on(3, false), one, "{m} rows, portable");
+        assert_eq!(on(1, true), one, "{m} rows, fast, one thread");
+        assert_eq!(on(3, true), one, "{m} rows, fast, three threads");
+    }
 }

@@ -65,8 +65,15 @@ impl pulp::NullaryFnOnce for Rows<'_> {
 
 impl Kernel for Avx512Vnni {
     #[inline(always)]
-    fn gemm(self, x: &[i16], rows: usize, kpad: usize, packed: &[i16], sums: &mut [i32]) {
-        panels(self, x, rows, kpad, packed, sums);
+    fn gemm(
+        self,
+        x: &[i16],
+        rows: usize,
+        kpad: usize,
+        packed: &[i16],
+        sink: &mut impl FnMut(usize, usize, &[i32; NR]),
+    ) {
+        panels(self, x, rows, kpad, packed, sink);
     }
 }
 
@@ -86,7 +93,12 @@ pub(super) fn gemm(x: &[i16], rows: usize, kpad: usize, packed: &[i16], sums: &m
         type Output = ();
         #[inline(always)]
         fn call(self) {
-            panels(self.0, self.1, self.2, self.3, self.4, self.5)
+            let (x, kpad, packed, sums) = (self.1, self.3, self.4, self.5);
+            let width = packed.len() / kpad;
+            panels(self.0, x, self.2, kpad, packed, &mut |r, panel, acc| {
+                let at = r * width + panel * NR;
+                sums[at..at + NR].copy_from_slice(acc);
+            })
         }
     }
     let Some(simd) = Avx512Vnni::try_new() else {
@@ -97,14 +109,19 @@ pub(super) fn gemm(x: &[i16], rows: usize, kpad: usize, packed: &[i16], sums: &m
 }
 
 #[inline(always)]
-fn panels(simd: Avx512Vnni, x: &[i16], rows: usize, kpad: usize, packed: &[i16], sums: &mut [i32]) {
-    let width = packed.len() / kpad;
+fn panels(
+    simd: Avx512Vnni,
+    x: &[i16],
+    rows: usize,
+    kpad: usize,
+    packed: &[i16],
+    sink: &mut impl FnMut(usize, usize, &[i32; NR]),
+) {
     for (panel_index, panel) in packed.chunks_exact(kpad * NR).enumerate() {
         let mut start = 0;
         let mut store = |start: usize, acc: &[[i32; NR]]| {
             for (r, acc) in acc.iter().enumerate() {
-                let at = (start + r) * width + panel_index * NR;
-                sums[at..at + NR].copy_from_slice(acc);
+                sink(start + r, panel_index, acc);
             }
         };
         let row = |r: usize| &x[r * kpad..(r + 1) * kpad];
@@ -113,11 +130,27 @@ fn panels(simd: Avx512Vnni, x: &[i16], rows: usize, kpad: usize, packed: &[i16],
             store(start, &acc);
             start += MR;
         }
-        // The last 1–5 tokens, one at a time: at most five rows per task and panel.
-        while start < rows {
-            let acc = block::<1>(simd, [row(start)], panel);
-            store(start, &acc);
-            start += 1;
+        // The last 1–5 tokens in one block of their own size: one at a time would load every
+        // weight vector once per token.
+        match rows - start {
+            0 => {}
+            1 => store(start, &block::<1>(simd, [row(start)], panel)),
+            2 => store(
+                start,
+                &block::<2>(simd, std::array::from_fn(|r| row(start + r)), panel),
+            ),
+            3 => store(
+                start,
+                &block::<3>(simd, std::array::from_fn(|r| row(start + r)), panel),
+            ),
+            4 => store(
+                start,
+                &block::<4>(simd, std::array::from_fn(|r| row(start + r)), panel),
+            ),
+            _ => store(
+                start,
+                &block::<5>(simd, std::array::from_fn(|r| row(start + r)), panel),
+            ),
         }
     }
 }
