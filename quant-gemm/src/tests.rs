@@ -53,6 +53,9 @@ fn kernels_compute_the_exact_integer_sums_for_every_shape_and_tail() {
         (5, 63, 2),
         (6, 64, 33),
         (7, 65, 384),
+        // Tails of 2 and 4 rows after whole blocks: each tail size runs a block of its own.
+        (8, 64, 384),
+        (10, 70, 384),
         (13, 130, 384),
         (24, 192, 1536),
         (3, 384, 1536),
