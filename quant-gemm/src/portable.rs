@@ -28,8 +28,9 @@ impl pulp::WithSimd for Rows<'_> {
     }
 }
 
+/// The portable kernel; the tests call it directly to hold the AVX-512 one to it.
 #[derive(Clone, Copy)]
-struct Portable;
+pub(super) struct Portable;
 
 impl Kernel for Portable {
     #[inline(always)]
@@ -41,37 +42,25 @@ impl Kernel for Portable {
         packed: &[i16],
         sink: &mut impl FnMut(usize, usize, &[i32; NR]),
     ) {
-        gemm(x, rows, kpad, packed, sink);
-    }
-}
-
-/// See [`Kernel`].
-#[inline(always)]
-pub(super) fn gemm(
-    x: &[i16],
-    rows: usize,
-    kpad: usize,
-    packed: &[i16],
-    sink: &mut impl FnMut(usize, usize, &[i32; NR]),
-) {
-    for (panel_index, panel) in packed.chunks_exact(kpad * NR).enumerate() {
-        let mut start = 0;
-        while start < rows {
-            let block = MR.min(rows - start);
-            let mut acc = [[0i32; NR]; MR];
-            for (pair, w) in panel.chunks_exact(2 * NR).enumerate() {
-                for (r, acc) in acc.iter_mut().enumerate().take(block) {
-                    let row = &x[(start + r) * kpad..(start + r + 1) * kpad];
-                    let (a, b) = (i32::from(row[2 * pair]), i32::from(row[2 * pair + 1]));
-                    for (acc, w) in acc.iter_mut().zip(w.chunks_exact(2)) {
-                        *acc += a * i32::from(w[0]) + b * i32::from(w[1]);
+        for (panel_index, panel) in packed.chunks_exact(kpad * NR).enumerate() {
+            let mut start = 0;
+            while start < rows {
+                let block = MR.min(rows - start);
+                let mut acc = [[0i32; NR]; MR];
+                for (pair, w) in panel.chunks_exact(2 * NR).enumerate() {
+                    for (r, acc) in acc.iter_mut().enumerate().take(block) {
+                        let row = &x[(start + r) * kpad..(start + r + 1) * kpad];
+                        let (a, b) = (i32::from(row[2 * pair]), i32::from(row[2 * pair + 1]));
+                        for (acc, w) in acc.iter_mut().zip(w.chunks_exact(2)) {
+                            *acc += a * i32::from(w[0]) + b * i32::from(w[1]);
+                        }
                     }
                 }
+                for (r, acc) in acc.iter().enumerate().take(block) {
+                    sink(start + r, panel_index, acc);
+                }
+                start += block;
             }
-            for (r, acc) in acc.iter().enumerate().take(block) {
-                sink(start + r, panel_index, acc);
-            }
-            start += block;
         }
     }
 }

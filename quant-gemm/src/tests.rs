@@ -28,6 +28,18 @@ impl Numbers {
     }
 }
 
+/// A kernel sink that writes each row of each panel's sums into a `rows × width` matrix, the
+/// layout [`reference_sums`] gives.
+pub(super) fn into_matrix(
+    sums: &mut [i32],
+    width: usize,
+) -> impl FnMut(usize, usize, &[i32; NR]) + '_ {
+    move |r, panel, acc| {
+        let at = r * width + panel * NR;
+        sums[at..at + NR].copy_from_slice(acc);
+    }
+}
+
 fn reference_sums(x: &[i16], rows: usize, kpad: usize, w: &QuantLinear) -> Vec<i32> {
     let width = w.packed.len() / kpad;
     let mut sums = vec![0i32; rows * width];
@@ -78,10 +90,13 @@ fn kernels_compute_the_exact_integer_sums_for_every_shape_and_tail() {
         let expected = reference_sums(&x, rows, w.kpad, &w);
         let mut portable = vec![0i32; expected.len()];
         let width = w.packed.len() / w.kpad;
-        portable::gemm(&x, rows, w.kpad, &w.packed, &mut |r, panel, acc| {
-            let at = r * width + panel * NR;
-            portable[at..at + NR].copy_from_slice(acc);
-        });
+        portable::Portable.gemm(
+            &x,
+            rows,
+            w.kpad,
+            &w.packed,
+            &mut into_matrix(&mut portable, width),
+        );
         assert_eq!(portable, expected, "portable kernel, {rows}×{n}×{k}");
         let mut fast = vec![0i32; expected.len()];
         if fast_gemm(&x, rows, w.kpad, &w.packed, &mut fast) {
