@@ -126,7 +126,7 @@ async fn tune_classify(_args: &Args, embedder: Arc<CachedEmbedder>) -> anyhow::R
     let commits = [1.0f32, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.8, 2.0];
     let mut best: Option<(f64, Tuning, Vec<Outcome>)> = None;
     for temperature in [0.02f32, 0.03, 0.05, 0.08] {
-        for null in [-0.1f32, 0.0, 0.1, 0.2] {
+        for null in [-0.1f32, 0.0, 0.025, 0.05, 0.075, 0.1, 0.2] {
             for sentiment in [0.0f32, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6] {
                 for spam in [0.0f32, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8] {
                     let tuning = Tuning {

@@ -5,6 +5,7 @@
 //! [`addresses`](super::addresses), [`ids`](super::ids)).
 
 use super::names::{EntityKind, entities};
+use super::organisations::header_name;
 use super::places::rooms;
 use super::*;
 use crate::engine::text::{Analyzer, words};
@@ -114,7 +115,24 @@ pub(super) fn free_text_value(
         }
         Wanted::Address => addresses(text),
         Wanted::Person => entity_values(text, EntityKind::Person),
-        Wanted::Organization => entity_values(text, EntityKind::Organization),
+        Wanted::Organization => {
+            let mut c = entity_values(text, EntityKind::Organization);
+            // A name over two lines reads as one line, as addresses do.
+            c.extend(header_name(text).map(|e| {
+                Candidate {
+                    start: e.start,
+                    end: e.end,
+                    value: Value::Text(
+                        text[e.start..e.end]
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
+                    confidence: e.confidence,
+                }
+            }));
+            c
+        }
         Wanted::Location => {
             // A room is what a "where" field means when the text has one.
             let mut c = rooms(text);
@@ -223,6 +241,19 @@ mod tests {
         );
         assert_eq!(get(Wanted::Location).as_deref(), Some("San Francisco"));
         assert_eq!(get(Wanted::Plain), None);
+    }
+
+    #[test]
+    fn a_receipt_company_is_its_header_on_one_line() {
+        // The mall's company further down is a name too; the header says who issued it.
+        let t = "KEDAI RUNCIT SERI MURNI\n(M) SDN BHD\nLOT 5, PLAZA INDAH, 43000 KAJANG\n\
+                 MANAGED BY PLAZA INDAH HOLDINGS SDN BHD\nTOTAL 12.50";
+        let c = free_text_value(t, &Wanted::Organization, &none).expect("company");
+        assert_eq!(
+            value(Some(c.clone())).as_deref(),
+            Some("KEDAI RUNCIT SERI MURNI (M) SDN BHD")
+        );
+        assert_eq!(&t[c.start..c.end], "KEDAI RUNCIT SERI MURNI\n(M) SDN BHD");
     }
 
     #[test]

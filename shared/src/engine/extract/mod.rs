@@ -14,7 +14,10 @@
 //! - [`money`]: amounts with or without a currency.
 //! - [`numbers`]: plain numbers and integers.
 //! - [`booleans`]: yes/no words, flags and check boxes; booleans stated in prose.
-//! - [`names`]: people and organisations (capitalised spans, titles, given names, legal forms).
+//! - [`names`]: people and organisations in capitalised spans (titles, given names, reporting
+//!   verbs), typed with [`organisations`]' knowledge of what makes a name an organisation's.
+//! - [`organisations`]: legal forms, institution words, news and sports contexts, a document's
+//!   header line.
 //! - [`places`]: place names (GeoNames list) and rooms.
 //! - [`addresses`]: street addresses on one line or over several.
 //! - [`ids`]: identifiers and reference numbers (`order #A-77812`, `INV-5531`).
@@ -34,6 +37,7 @@ mod keys;
 mod money;
 mod names;
 mod numbers;
+mod organisations;
 mod places;
 mod resolve;
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! [`super::places`]): runs of capitalised words in running text, each typed by what surrounds
 //! and composes it. A person: a title before it (`Dr.`, `President`), a given name first
 //! (`Maria Gonzalez`; the US Census given-name list in `lists/given_names.txt`), or a reporting
-//! verb after it (`…, Smith said`). An organisation: a legal or institutional head word (`Acme
-//! Corp`, `Sdn Bhd`, `University of …`, `… Party`) or an acronym. A place: the GeoNames list.
+//! verb after it (`…, Smith said`). An organisation: what [`super::organisations`] knows (head
+//! and lead words, news and business contexts) or an acronym. A place: the GeoNames list.
 //!
 //! Precision first: a span that nothing types stays untyped, so a field the text does not
 //! contain comes back `null` rather than with the nearest capitalised word.
@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::organisations::{ORG_HEADS, ORG_LEADS, letterhead, organisation_context};
 use super::places::is_place;
 use super::*;
 use crate::engine::sentiment::in_lexicon;
@@ -96,155 +97,8 @@ const TITLES: &[&str] = &[
     "st",
 ];
 
-/// Head words of organisation names: legal forms and institution types.
-const ORG_HEADS: &[&str] = &[
-    "inc",
-    "incorporated",
-    "corp",
-    "corporation",
-    "co",
-    "company",
-    "ltd",
-    "limited",
-    "llc",
-    "llp",
-    "plc",
-    "gmbh",
-    "ag",
-    "sa",
-    "nv",
-    "bv",
-    "spa",
-    "pty",
-    "bhd",
-    "berhad",
-    "sdn",
-    "group",
-    "holdings",
-    "partners",
-    "associates",
-    "enterprise",
-    "enterprises",
-    "trading",
-    "industries",
-    "systems",
-    "technologies",
-    "solutions",
-    "services",
-    "bank",
-    "bancorp",
-    "airlines",
-    "airways",
-    "motors",
-    "foundation",
-    "institute",
-    "university",
-    "college",
-    "school",
-    "academy",
-    "hospital",
-    "clinic",
-    "council",
-    "committee",
-    "commission",
-    "ministry",
-    "department",
-    "agency",
-    "authority",
-    "party",
-    "union",
-    "federation",
-    "association",
-    "society",
-    "club",
-    "league",
-    "board",
-    "bureau",
-    "parliament",
-    "congress",
-    "senate",
-    "assembly",
-    "army",
-    "navy",
-    "police",
-    "exchange",
-    "fund",
-    "trust",
-    "organisation",
-    "organization",
-    "network",
-    "press",
-    "news",
-    "times",
-    "post",
-    "journal",
-    "magazine",
-    "restaurant",
-    "cafe",
-    "café",
-    "store",
-    "stores",
-    "mart",
-    "supermarket",
-    "hypermarket",
-    "pharmacy",
-    "hotel",
-    "studios",
-    "labs",
-    "laboratories",
-    "pharmaceuticals",
-    "energy",
-    "petroleum",
-    "insurance",
-    "securities",
-    "capital",
-    "media",
-    "communications",
-    "telecom",
-    "united",
-    "fc",
-    "cf",
-    "afc",
-    "shop",
-    "centre",
-    "center",
-    "bakery",
-    "market",
-    "hardware",
-    "electrical",
-    "stationery",
-    "bookstore",
-    "kitchen",
-    "bistro",
-    "trading",
-    "station",
-];
-
 /// Organisation heads written with a dot (`Acme Corp.`); the dot is part of the name.
 const ABBREVIATED_HEADS: &[&str] = &["inc", "corp", "co", "ltd", "bros", "jr", "sr", "no"];
-
-/// Words that start an organisation name followed by "of" (`University of Texas`).
-const ORG_LEADS: &[&str] = &[
-    "university",
-    "bank",
-    "ministry",
-    "department",
-    "institute",
-    "college",
-    "school",
-    "church",
-    "house",
-    "court",
-    "board",
-    "council",
-    "office",
-    "federation",
-    "association",
-    "union",
-    "academy",
-    "museum",
-    "government",
-];
 
 /// Connectors that may sit inside a name between capitalised words.
 const CONNECTORS: &[&str] = &[
@@ -287,7 +141,7 @@ impl Token<'_> {
     pub(super) fn bare(&self) -> String {
         self.text.trim_end_matches('.').to_lowercase()
     }
-    fn capitalised(&self) -> bool {
+    pub(super) fn capitalised(&self) -> bool {
         self.text.chars().next().is_some_and(char::is_uppercase)
     }
     fn shouted(&self) -> bool {
@@ -334,7 +188,7 @@ pub(super) fn tokens(text: &str) -> Vec<Token<'_>> {
 
 /// Whether a line is written in capitals throughout (a headline, an OCR'd receipt), where
 /// capitalisation says nothing about names.
-fn shouted_line(text: &str, at: usize) -> bool {
+pub(super) fn shouted_line(text: &str, at: usize) -> bool {
     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
     let line = &text[line_start..line_end];
@@ -408,13 +262,16 @@ fn classify_run(text: &str, toks: &[Token<'_>], run: Run) -> Option<Entity> {
     {
         titled = true;
     }
+    // A possessive ending (`Boeing's`) is grammar, not part of the name.
+    let possessive = possessive_len(toks[last].text);
+    let end = toks[last].end - possessive;
     let span = |kind, confidence| Entity {
         start: toks[first].start,
-        end: toks[last].end,
+        end,
         kind,
         confidence,
     };
-    let name = &text[toks[first].start..toks[last].end];
+    let name = &text[toks[first].start..end];
     let n = last - first + 1;
 
     let head = words.last().map(String::as_str).unwrap_or("");
@@ -436,6 +293,9 @@ fn classify_run(text: &str, toks: &[Token<'_>], run: Run) -> Option<Entity> {
         || before.as_deref().is_some_and(|b| REPORTING.contains(&b));
     if !shouted && (2..=4).contains(&n) && given {
         return Some(span(EntityKind::Person, 0.8));
+    }
+    if !shouted && n <= 4 && organisation_context(toks, run.first, last) {
+        return Some(span(EntityKind::Organization, 0.7));
     }
     if !shouted && reported && n <= 3 && !is_common_word(&words[0]) {
         return Some(span(EntityKind::Person, if n >= 2 { 0.75 } else { 0.6 }));
@@ -459,8 +319,18 @@ fn classify_run(text: &str, toks: &[Token<'_>], run: Run) -> Option<Entity> {
     None
 }
 
+/// Byte length of a possessive ending (`'s`, `’s`, a bare `'` after s) on `word`, else 0.
+fn possessive_len(word: &str) -> usize {
+    for ending in ["'s", "’s", "'S", "’S"] {
+        if word.len() > ending.len() && word.ends_with(ending) {
+            return ending.len();
+        }
+    }
+    0
+}
+
 /// Words that often open a sentence in business mail and news and are never names on their own.
-const SENTENCE_OPENERS: &[&str] = &[
+pub(super) const SENTENCE_OPENERS: &[&str] = &[
     "please",
     "thanks",
     "thank",
@@ -534,25 +404,6 @@ const SENTENCE_OPENERS: &[&str] = &[
 pub(super) fn is_common_word(word: &str) -> bool {
     static ANALYZER: LazyLock<Analyzer> = LazyLock::new(Analyzer::english);
     ANALYZER.is_stop_word(word) || in_lexicon(word) || SENTENCE_OPENERS.contains(&word)
-}
-
-/// An organisation name that fills its line (a letterhead, a receipt's first line) is the whole
-/// line, punctuation and all (`KEDAI MAJU (TAMAN JAYA) SDN BHD`): on such lines the words the run
-/// stopped at are still part of the name. Lines with digits are left alone (addresses, dates).
-fn letterhead(text: &str, e: Entity) -> Entity {
-    let line_start = text[..e.start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[e.end..].find('\n').map_or(text.len(), |i| e.end + i);
-    let line = text[line_start..line_end].trim();
-    let words = line.split_whitespace().count();
-    if line.chars().any(|c| c.is_ascii_digit()) || words > 10 || !shouted_line(text, e.start) {
-        return e;
-    }
-    let lead = text[line_start..line_end].len() - text[line_start..line_end].trim_start().len();
-    Entity {
-        start: line_start + lead,
-        end: line_start + lead + line.len(),
-        ..e
-    }
 }
 
 fn capitalise(word: &str) -> String {
