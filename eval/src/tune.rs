@@ -103,6 +103,9 @@ struct OwnSet {
 struct OwnExample {
     text: String,
     label: Option<String>,
+    /// Labels that apply too (a message about two topics); read by the multi-label sweep only.
+    #[serde(default)]
+    also: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -219,5 +222,111 @@ async fn tune_classify(_args: &Args, embedder: Arc<CachedEmbedder>) -> anyhow::R
             answered_right as f64 / answered.max(1) as f64,
         );
     }
+    tune_multi_label(&own, embedder, tuning).await
+}
+
+/// Multi-label calibration on the same own messages, read label by label: a label applies when
+/// it is the message's label or one of its `also` labels. For each sigmoid centre and slope: the
+/// mean binary log-loss over (message, label) pairs, then at the best setting what the default
+/// threshold (0.5) selects.
+async fn tune_multi_label(
+    own: &Own,
+    embedder: Arc<CachedEmbedder>,
+    base: Tuning,
+) -> anyhow::Result<()> {
+    let mut best: Option<(f64, Tuning)> = None;
+    for centre in [0.05f32, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4] {
+        for slope in [5.0f32, 10.0, 15.0, 20.0, 30.0, 40.0] {
+            let tuning = Tuning {
+                classify_multi_label_centre: centre,
+                classify_sigmoid_slope: slope,
+                ..base
+            };
+            let stats = multi_label_stats(own, &embedder, tuning).await?;
+            println!(
+                "multi-label centre={centre} slope={slope} logloss={:.4}",
+                stats.loss
+            );
+            if best.as_ref().is_none_or(|(b, _)| stats.loss < *b) {
+                best = Some((stats.loss, tuning));
+            }
+        }
+    }
+    let Some((loss, tuning)) = best else {
+        return Ok(());
+    };
+    let s = multi_label_stats(own, &embedder, tuning).await?;
+    println!(
+        "BEST multi-label centre={} slope={} logloss={loss:.4}: selected {} labels, {} right \
+         (precision {:.3}, recall {:.3} of {} that apply); messages that fit no label with a \
+         selection: {} of {}",
+        tuning.classify_multi_label_centre,
+        tuning.classify_sigmoid_slope,
+        s.selected,
+        s.right,
+        s.right as f64 / s.selected.max(1) as f64,
+        s.right as f64 / s.apply.max(1) as f64,
+        s.apply,
+        s.off_topic_selected,
+        s.off_topic
+    );
     Ok(())
+}
+
+struct MultiStats {
+    loss: f64,
+    selected: usize,
+    right: usize,
+    apply: usize,
+    off_topic: usize,
+    off_topic_selected: usize,
+}
+
+async fn multi_label_stats(
+    own: &Own,
+    embedder: &Arc<CachedEmbedder>,
+    tuning: Tuning,
+) -> anyhow::Result<MultiStats> {
+    let p = EmbeddedProvider::with_embedder(embedder.clone()).with_tuning(tuning);
+    let mut st = MultiStats {
+        loss: 0.0,
+        selected: 0,
+        right: 0,
+        apply: 0,
+        off_topic: 0,
+        off_topic_selected: 0,
+    };
+    let mut pairs = 0usize;
+    for set in &own.sets {
+        for ex in &set.examples {
+            let request = ClassifyRequest {
+                text: ex.text.clone(),
+                labels: set.labels.clone(),
+                multi_label: true,
+                threshold: None,
+            };
+            let out = intents::classify::classify(&p, &request, crate::tasks::offline())
+                .await
+                .map_err(|e| anyhow::anyhow!("classify: {e:?}"))?;
+            let applies =
+                |name: &str| ex.label.as_deref() == Some(name) || ex.also.iter().any(|a| a == name);
+            for l in &out.result.labels {
+                let yes = applies(&l.name);
+                let p_gold = if yes { l.score } else { 1.0 - l.score };
+                st.loss -= f64::from(p_gold.clamp(1e-4, 1.0)).ln();
+                pairs += 1;
+                st.apply += usize::from(yes);
+            }
+            for name in &out.result.selected {
+                st.selected += 1;
+                st.right += usize::from(applies(name));
+            }
+            if ex.label.is_none() {
+                st.off_topic += 1;
+                st.off_topic_selected += usize::from(!out.result.selected.is_empty());
+            }
+        }
+    }
+    st.loss /= pairs.max(1) as f64;
+    Ok(st)
 }

@@ -247,7 +247,7 @@ pub(super) fn runs(text: &str, toks: &[Token<'_>]) -> Vec<Run> {
 /// Types a run; `None` when nothing says what it is.
 fn classify_run(text: &str, toks: &[Token<'_>], run: Run) -> Option<Entity> {
     let (mut first, last) = (run.first, run.last);
-    let words: Vec<String> = toks[first..=last].iter().map(Token::bare).collect();
+    let mut words: Vec<String> = toks[first..=last].iter().map(Token::bare).collect();
     let shouted = shouted_line(text, toks[first].start);
     // A title says "person" and is not part of the name.
     let mut titled = false;
@@ -265,6 +265,9 @@ fn classify_run(text: &str, toks: &[Token<'_>], run: Run) -> Option<Entity> {
     // A possessive ending (`Boeing's`) is grammar, not part of the name.
     let possessive = possessive_len(toks[last].text);
     let end = toks[last].end - possessive;
+    if let Some(w) = words.last_mut() {
+        w.truncate(w.len().saturating_sub(possessive));
+    }
     let span = |kind, confidence| Entity {
         start: toks[first].start,
         end,
@@ -319,7 +322,7 @@ fn classify_run(text: &str, toks: &[Token<'_>], run: Run) -> Option<Entity> {
     None
 }
 
-/// Byte length of a possessive ending (`'s`, `’s`, a bare `'` after s) on `word`, else 0.
+/// Byte length of a possessive ending (`'s`, `’s`) on `word`, else 0.
 fn possessive_len(word: &str) -> usize {
     for ending in ["'s", "’s", "'S", "’S"] {
         if word.len() > ending.len() && word.ends_with(ending) {

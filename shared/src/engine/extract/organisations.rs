@@ -288,20 +288,20 @@ const DOCUMENT_WORDS: &[&str] = &[
 ];
 
 /// The issuer named by a document's header: the first of its first three non-empty lines that
-/// reads as a name (one to eight words in capitals, no digits, no `:`, `@` or link), skipping lines that only say what the document is (`TAX INVOICE`). A receipt's shop and
-/// a letterhead's company are written there. A following line made only of legal-form words
-/// (`SDN BHD`, `(M) SDN. BHD.`) is part of the name. Texts of fewer than three lines have no
-/// header.
+/// reads as a name (one to eight words in capitals, no digits, no `:`, `@` or link), skipping
+/// lines that only say what the document is (`TAX INVOICE`). A receipt's shop and a letterhead's
+/// company are written there. A following line made only of legal-form words (`SDN BHD`, `(M)
+/// SDN. BHD.`) is part of the name. Texts of fewer than three lines have no header.
 pub fn header_name(text: &str) -> Option<Entity> {
-    let mut lines = text
+    let all: Vec<(usize, &str)> = text
         .split('\n')
         .scan(0usize, |at, line| {
             let start = *at;
             *at += line.len() + 1;
             Some((start, line))
         })
-        .filter(|(_, l)| !l.trim().is_empty());
-    let all: Vec<(usize, &str)> = lines.by_ref().collect();
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
     if all.len() < 3 {
         return None;
     }
@@ -370,7 +370,7 @@ fn legal_form_line(line: &str) -> bool {
         }
         if ![
             "sdn", "bhd", "berhad", "ltd", "limited", "inc", "corp", "llc", "plc", "pte", "co",
-            "gmbh", "s",
+            "gmbh",
         ]
         .contains(&bare.as_str())
         {
@@ -408,6 +408,10 @@ mod tests {
         assert_eq!(
             organisations("Brightwell's shareholders rejected the offer."),
             ["Brightwell"]
+        );
+        assert_eq!(
+            organisations("They signed with Tarvik Holdings’s lawyers."),
+            ["Tarvik Holdings"]
         );
     }
 

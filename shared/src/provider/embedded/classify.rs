@@ -91,7 +91,7 @@ pub(super) fn lexical_evidence(analyzer: &Analyzer, task: &ClassifyTask<'_>) -> 
 /// on "none". The default threshold is `classify_commit / n` for `n` labels (capped at 0.5):
 /// the top label is chosen unless it is barely above an even split, i.e. unless the engine is
 /// genuinely unsure. Multi-label: each label independently,
-/// `sigmoid(slope * (logit - null_similarity))`, with threshold 0.5 (more likely than not).
+/// `sigmoid(slope * (logit - multi_label_centre))`, with threshold 0.5 (more likely than not).
 pub(super) fn classify_hybrid(
     analyzer: &Analyzer,
     embedder: &dyn Embedder,
@@ -122,15 +122,18 @@ pub(super) fn classify_hybrid(
 
 /// Turns label logits (cosine scale) into calibrated scores; see [`classify_hybrid`].
 pub(super) fn calibrate(task: &ClassifyTask<'_>, logits: &[f32], tuning: &Tuning) -> ClassifyDraft {
-    let null = tuning.classify_null_similarity;
     if task.multi_label {
-        let slope = tuning.classify_sigmoid_slope;
+        let (slope, centre) = (
+            tuning.classify_sigmoid_slope,
+            tuning.classify_multi_label_centre,
+        );
         let scores = logits
             .iter()
-            .map(|&z| sigmoid(slope * (z - null)))
+            .map(|&z| sigmoid(slope * (z - centre)))
             .collect();
         return draft(task, scores, MULTI_LABEL_THRESHOLD);
     }
+    let null = tuning.classify_null_similarity;
     let mut with_null = logits.to_vec();
     with_null.push(null);
     let mut p = softmax(&with_null, tuning.classify_temperature);

@@ -268,3 +268,51 @@ fn a_support_mail_yields_names_ids_addresses_and_stated_booleans() {
     assert_eq!(get("is_damaged"), Some(serde_json::json!(true)));
     assert_eq!(get("tracking_number"), None, "{:?}", d.value);
 }
+
+/// Multi-label: each label on its own scale. A message about two of the labels selects both;
+/// a message about none of them is far less sure of every label. (Calibrated on the own
+/// messages, the default threshold still selects something for 3 of 18 off-topic ones; this
+/// recipe is one of them, at 0.54 for `card_arrival`.)
+#[test]
+fn multi_label_selects_what_a_message_is_about_and_is_unsure_of_unrelated_text() {
+    let p = EmbeddedProvider::with_embedder(model());
+    let run = |text: &str| {
+        block(p.classify(
+            ClassifyTask {
+                text,
+                labels: BANK_LABELS,
+                multi_label: true,
+            },
+            Deadline::after(Duration::from_secs(60)),
+        ))
+        .expect("classifies")
+        .value
+    };
+    let d = run("My new card still hasn't arrived, and what is today's exchange rate for euros?");
+    let selected: Vec<&str> = d
+        .scores
+        .iter()
+        .filter(|s| s.1 >= d.default_threshold)
+        .map(|s| s.0.as_str())
+        .collect();
+    eprintln!("two topics: {:?}", d.scores);
+    assert!(
+        selected.contains(&"card_arrival") && selected.contains(&"exchange_rate"),
+        "{:?}",
+        d.scores
+    );
+    let d_about = d;
+    let d = run("The recipe needs two eggs and a cup of flour");
+    eprintln!("off-topic: {:?}", d.scores);
+    let floor = d_about
+        .scores
+        .iter()
+        .filter(|s| s.0 != "lost_or_stolen_card")
+        .map(|s| s.1)
+        .fold(1.0f32, f32::min);
+    assert!(
+        d.scores.iter().all(|s| s.1 < 0.7 && s.1 < floor - 0.2),
+        "{:?} against {floor}",
+        d.scores
+    );
+}
