@@ -203,7 +203,8 @@ async fn main() -> anyhow::Result<()> {
     });
     println!(
         "local API listening on http://127.0.0.1:{} ({} functions ready)",
-        args.port,
+        // The bound port: `--port 0` lets the system pick one, and this line says which.
+        listener.local_addr()?.port(),
         gateway.functions.len()
     );
     tokio::select! {

@@ -13,7 +13,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::{free_port, target_dir};
+use crate::target_dir;
 
 pub struct LocalApi {
     pub url: String,
@@ -35,12 +35,16 @@ impl Reply {
     }
 }
 
-/// Function and gateway logs of one local API go to `target/test-logs/local-api-<port>.log`, so
-/// test output stays readable and a failure can still be investigated.
-fn log_file(port: u16) -> anyhow::Result<Stdio> {
+/// Function and gateway logs of one local API go to `target/test-logs/local-api-<pid>-<n>.log`
+/// (the n-th local API this test process started), so test output stays readable and a failure
+/// can still be investigated.
+fn log_file() -> anyhow::Result<Stdio> {
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = target_dir().join("test-logs");
     std::fs::create_dir_all(&dir)?;
-    let file = std::fs::File::create(dir.join(format!("local-api-{port}.log")))?;
+    let name = format!("local-api-{}-{n}.log", std::process::id());
+    let file = std::fs::File::create(dir.join(name))?;
     Ok(Stdio::from(file))
 }
 
@@ -56,9 +60,11 @@ impl LocalApi {
                 binary.display()
             );
         }
-        let port = free_port();
+        // Port 0: local-api binds a port the system picks and its ready line says which. A port
+        // chosen here would be free only when chosen; another test's server could take it
+        // while the functions start.
         let mut cmd = Command::new(&binary);
-        cmd.args(["--port", &port.to_string(), "--bin-dir"])
+        cmd.args(["--port", "0", "--bin-dir"])
             .arg(&bin_dir)
             .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_url)
             .env("AWS_REGION", "us-east-1")
@@ -69,7 +75,7 @@ impl LocalApi {
             .env("RUST_LOG", "warn")
             .env_remove("MODEL_DIR")
             .stdout(Stdio::piped())
-            .stderr(log_file(port)?)
+            .stderr(log_file()?)
             .kill_on_drop(true);
         for (k, v) in extra_env {
             cmd.env(k, v);
@@ -78,19 +84,27 @@ impl LocalApi {
         let stdout = child.stdout.take().context("local-api stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
+        let port = loop {
             let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
                 .await
                 .context("local-api did not become ready")??;
             match line {
-                Some(l) if l.contains("local API listening") => break,
+                Some(l) if l.contains("local API listening") => {
+                    let port = l
+                        .split("http://127.0.0.1:")
+                        .nth(1)
+                        .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
+                        .and_then(|digits: String| digits.parse::<u16>().ok())
+                        .with_context(|| format!("local-api announced no port: {l:?}"))?;
+                    break port;
+                }
                 Some(_) => {}
                 None => bail!("local-api exited before it was ready"),
             }
             if Instant::now() > deadline {
                 bail!("local-api did not become ready within 120 s");
             }
-        }
+        };
         // Keep draining stdout (function logs) so the pipe never fills and blocks them.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(LocalApi {

@@ -1,5 +1,9 @@
 //! DynamoDB Local (the official jar, installed by `scripts/setup.sh`) for integration tests: one
 //! in-memory instance per test binary on a free port, with the tables of `template.yaml`.
+//!
+//! DynamoDB Local cannot be told to pick its own port (`-port 0` is refused), so it is given
+//! one from [`free_port`]; another test's server may bind that port first. The start therefore
+//! waits until the java process itself listens on the port, and tries a new port when it exits.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -10,7 +14,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use tokio::process::{Child, Command};
 
-use crate::{free_port, workspace_root};
+use crate::{free_port, listens_on, workspace_root};
 
 pub struct DynamoLocal {
     pub url: String,
@@ -33,37 +37,59 @@ impl DynamoLocal {
             .map(|e| e.path())
             .find(|p| p.join("DynamoDBLocal.jar").is_file())
             .context("DynamoDBLocal.jar not found; run scripts/setup.sh")?;
-        let port = free_port();
-        let child = Command::new("java")
-            .current_dir(&jar_dir)
-            .args([
-                "-Xms64m",
-                "-Xmx512m",
-                "-Djava.library.path=./DynamoDBLocal_lib",
-                "-jar",
-                "DynamoDBLocal.jar",
-                "-inMemory",
-                "-sharedDb",
-                "-disableTelemetry",
-                "-port",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting java for DynamoDB Local (is a Java 17+ runtime installed?)")?;
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            if Instant::now() > deadline {
-                bail!("DynamoDB Local did not listen on {url} within 60 s");
+        let mut attempt = 0;
+        let (port, child) = loop {
+            attempt += 1;
+            let port = free_port();
+            let mut child = Command::new("java")
+                .current_dir(&jar_dir)
+                .args([
+                    "-Xms64m",
+                    "-Xmx512m",
+                    "-Djava.library.path=./DynamoDBLocal_lib",
+                    "-jar",
+                    "DynamoDBLocal.jar",
+                    "-inMemory",
+                    "-sharedDb",
+                    "-disableTelemetry",
+                    "-port",
+                    &port.to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .context("starting java for DynamoDB Local (is a Java 17+ runtime installed?)")?;
+            let pid = child.id().context("DynamoDB Local exited at once")?;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let listening = loop {
+                let ours = match listens_on(pid, port) {
+                    Some(ours) => ours,
+                    // No /proc: a successful connect is the best evidence there is.
+                    None => tokio::net::TcpStream::connect(("127.0.0.1", port))
+                        .await
+                        .is_ok(),
+                };
+                if ours {
+                    break true;
+                }
+                if let Some(status) = child.try_wait()? {
+                    // Most likely the port was taken meanwhile: try another.
+                    if attempt >= 3 {
+                        bail!("DynamoDB Local exited ({status}) on three ports in a row");
+                    }
+                    break false;
+                }
+                if Instant::now() > deadline {
+                    bail!("DynamoDB Local did not listen on port {port} within 60 s");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            if listening {
+                break (port, child);
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        };
+        let url = format!("http://127.0.0.1:{port}");
         let status = Command::new(workspace_root().join(".tools/venv/bin/python"))
             .arg(workspace_root().join("scripts/local_tables.py"))
             .arg(workspace_root().join("template.yaml"))

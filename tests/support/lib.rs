@@ -40,6 +40,44 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
+/// Whether process `pid` holds a socket listening on TCP `port` (Linux: `/proc/net/tcp{,6}` name
+/// the listening socket's inode, `/proc/<pid>/fd` the process's sockets). A server started on a
+/// port from [`free_port`] may lose it to another test's server; a connect that succeeds then
+/// reaches the other server, and only this tells the two apart. `None` where there is no `/proc`.
+pub fn listens_on(pid: u32, port: u16) -> Option<bool> {
+    const LISTEN: &str = "0A";
+    let wanted = format!("{port:04X}");
+    if !std::path::Path::new("/proc/net/tcp").exists() {
+        return None;
+    }
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            if *state == LISTEN && local.rsplit(':').next() == Some(wanted.as_str()) {
+                inodes.push(format!("socket:[{inode}]"));
+            }
+        }
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Some(false);
+    };
+    Some(
+        fds.filter_map(Result::ok)
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .any(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str())),
+    )
+}
+
 /// A free loopback port (bound then released; good enough for tests on one machine).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -1,5 +1,5 @@
 //! moto (installed by `scripts/setup.sh`) as the local SQS and S3 for background jobs: one
-//! server per test binary on a free port, with the job queues and bucket of `template.yaml`.
+//! server per test on a port of its own, with the job queues and bucket of `template.yaml`.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use tokio::process::{Child, Command};
 
-use crate::{free_port, workspace_root};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::workspace_root;
 
 pub struct Moto {
     pub url: String,
@@ -22,14 +24,35 @@ impl Moto {
     /// timeout (and, less one second, the worker's lease).
     pub async fn start(visibility_s: u32) -> anyhow::Result<Moto> {
         let server = workspace_root().join(".tools/venv-moto/bin/moto_server");
-        let port = free_port();
-        let child = Command::new(&server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        // Port 0: the server binds a port the system picks and says which. A port chosen here
+        // and handed over would be free only when chosen: two tests starting moto at once could
+        // be handed the same one, the second server would fail to bind, and its test would
+        // create its queues on the other test's server.
+        let mut child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {} (run scripts/setup.sh)", server.display()))?;
+        let stderr = child.stderr.take().context("moto stderr")?;
+        let mut lines = BufReader::new(stderr).lines();
+        let announced = async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(rest) = line.split("Running on http://127.0.0.1:").nth(1) {
+                    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    return digits
+                        .parse::<u16>()
+                        .with_context(|| format!("moto announced no port: {line:?}"));
+                }
+            }
+            bail!("moto exited before it was listening")
+        };
+        let port = tokio::time::timeout(Duration::from_secs(60), announced)
+            .await
+            .context("moto did not say where it listens within 60 s")??;
+        // Keep draining stderr (one line per request) so the pipe never fills and blocks moto.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(60);
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
