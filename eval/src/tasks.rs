@@ -764,13 +764,34 @@ async fn latency_table(
     Ok(lat)
 }
 
-/// The report's latency section around its table, from its heading to the next section's.
+/// The CPU model and the cores this process may use.
+fn machine() -> (String, usize) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    (cpu, cores)
+}
+
+/// The report's latency section around its table, from its heading to the next section's. It
+/// names its own machine and date: `eval --latency` may rewrite it on another machine than the
+/// quality run's, and figures from different CPUs are not comparable.
 fn latency_section(table: &str) -> String {
+    let (cpu, cores) = machine();
     format!(
         "## Latency (p50, this machine)\n\n\
+Measured {date} on {cpu}, {cores} cores.\n\n\
 The machine is shared with other builds, so absolute figures move with its load between runs;\n\
-compare rows of one run with each other. `eval --latency` re-measures this section alone and\n\
-rewrites it in place.\n\n\
+compare rows of one run with each other, and runs only on the same CPU. `eval --latency`\n\
+re-measures this section alone and rewrites it in place.\n\n\
 Typical requests, one at a time, as the Lambda serves them (15 runs after one warm-up; 5 for 100\n\
 documents), called through `shared::intents::*` in the `tool` profile. Each request embeds all\n\
 its texts in one batch. The model is not cached, except in the row that says its labels are:\n\
@@ -779,7 +800,8 @@ default), so the 77 labels come from the cache and each request brings a message
 before. Documents are SciFact abstracts (about 300 wordpieces each, longer than a news item):\n\
 BM25 reads all of them, the model at most `Tuning::default().score_embedded_tokens` (2,560)\n\
 wordpieces per request, which is why 100 documents cost about what 20 do.\n\n\
-{table}\n"
+{table}\n",
+        date = chrono::Local::now().format("%Y-%m-%d %H:%M %Z"),
     )
 }
 
@@ -954,18 +976,7 @@ fn document(
     started: Instant,
     embedder: &CachedEmbedder,
 ) -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let (cpu, cores) = machine();
     let computed = embedder.computed.lock().map(|n| *n).unwrap_or(0);
     // As `main` loads the model: the precision named by EMBEDDING_PRECISION, decided at load.
     let precision = match shared::embed::Precision::from_env().map(|p| p.resolved()) {

@@ -2,6 +2,7 @@
 //! real function binaries.
 //!
 //! Usage: `local-api [--port 3000] [--bin-dir target/debug] [--stage Prod]`
+//! (`--port 0` takes any free port; the ready line, `local API listening on ...`, says which).
 //!
 //! Function processes get a Lambda-like environment: the `AWS_*` (except `AWS_LAMBDA_*`),
 //! `RUST_LOG`, `MODEL_DIR`, `EMBEDDING_CACHE_MB`, `INTENT_PROVIDER`, provider settings (`BEDROCK_*`, `OPENAI_*`,
