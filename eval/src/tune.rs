@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use shared::contract::classify::{ClassifyRequest, Label};
+use shared::contract::classify::{ClassifyRequest, ClassifyResponse, Label};
 use shared::engine::text::Analyzer;
 use shared::intents;
 use shared::provider::embedded::{EmbeddedProvider, Fusion, Tuning};
@@ -144,18 +144,8 @@ async fn tune_classify(_args: &Args, embedder: Arc<CachedEmbedder>) -> anyhow::R
                     let mut outcomes = Vec::new();
                     for set in &own.sets {
                         for ex in &set.examples {
-                            let request = ClassifyRequest {
-                                text: ex.text.clone(),
-                                labels: set.labels.clone(),
-                                multi_label: false,
-                                threshold: None,
-                            };
-                            let out =
-                                intents::classify::classify(&p, &request, crate::tasks::offline())
-                                    .await
-                                    .map_err(|e| anyhow::anyhow!("classify: {e:?}"))?;
+                            let out = classify_own(&p, set, ex, false).await?;
                             let scores: Vec<(String, f32)> = out
-                                .result
                                 .labels
                                 .iter()
                                 .map(|l| (l.name.clone(), l.score))
@@ -273,6 +263,25 @@ async fn tune_multi_label(
     Ok(())
 }
 
+/// One own message classified against its set's labels at default threshold, as the API does.
+async fn classify_own(
+    p: &EmbeddedProvider,
+    set: &OwnSet,
+    ex: &OwnExample,
+    multi_label: bool,
+) -> anyhow::Result<ClassifyResponse> {
+    let request = ClassifyRequest {
+        text: ex.text.clone(),
+        labels: set.labels.clone(),
+        multi_label,
+        threshold: None,
+    };
+    let out = intents::classify::classify(p, &request, crate::tasks::offline())
+        .await
+        .map_err(|e| anyhow::anyhow!("classify: {e:?}"))?;
+    Ok(out.result)
+}
+
 struct MultiStats {
     loss: f64,
     selected: usize,
@@ -299,31 +308,23 @@ async fn multi_label_stats(
     let mut pairs = 0usize;
     for set in &own.sets {
         for ex in &set.examples {
-            let request = ClassifyRequest {
-                text: ex.text.clone(),
-                labels: set.labels.clone(),
-                multi_label: true,
-                threshold: None,
-            };
-            let out = intents::classify::classify(&p, &request, crate::tasks::offline())
-                .await
-                .map_err(|e| anyhow::anyhow!("classify: {e:?}"))?;
+            let out = classify_own(&p, set, ex, true).await?;
             let applies =
                 |name: &str| ex.label.as_deref() == Some(name) || ex.also.iter().any(|a| a == name);
-            for l in &out.result.labels {
+            for l in &out.labels {
                 let yes = applies(&l.name);
                 let p_gold = if yes { l.score } else { 1.0 - l.score };
                 st.loss -= f64::from(p_gold.clamp(1e-4, 1.0)).ln();
                 pairs += 1;
                 st.apply += usize::from(yes);
             }
-            for name in &out.result.selected {
+            for name in &out.selected {
                 st.selected += 1;
                 st.right += usize::from(applies(name));
             }
             if ex.label.is_none() {
                 st.off_topic += 1;
-                st.off_topic_selected += usize::from(!out.result.selected.is_empty());
+                st.off_topic_selected += usize::from(!out.selected.is_empty());
             }
         }
     }

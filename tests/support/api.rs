@@ -13,7 +13,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::target_dir;
+use crate::{announced_port, target_dir};
 
 pub struct LocalApi {
     pub url: String,
@@ -90,11 +90,7 @@ impl LocalApi {
                 .context("local-api did not become ready")??;
             match line {
                 Some(l) if l.contains("local API listening") => {
-                    let port = l
-                        .split("http://127.0.0.1:")
-                        .nth(1)
-                        .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
-                        .and_then(|digits: String| digits.parse::<u16>().ok())
+                    let port = announced_port(&l)
                         .with_context(|| format!("local-api announced no port: {l:?}"))?;
                     break port;
                 }

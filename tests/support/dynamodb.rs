@@ -6,7 +6,7 @@
 //! waits until the java process itself listens on the port, and tries a new port when it exits.
 
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -37,57 +37,38 @@ impl DynamoLocal {
             .map(|e| e.path())
             .find(|p| p.join("DynamoDBLocal.jar").is_file())
             .context("DynamoDBLocal.jar not found; run scripts/setup.sh")?;
-        let mut attempt = 0;
-        let (port, child) = loop {
-            attempt += 1;
-            let port = free_port();
-            let mut child = Command::new("java")
-                .current_dir(&jar_dir)
-                .args([
-                    "-Xms64m",
-                    "-Xmx512m",
-                    "-Djava.library.path=./DynamoDBLocal_lib",
-                    "-jar",
-                    "DynamoDBLocal.jar",
-                    "-inMemory",
-                    "-sharedDb",
-                    "-disableTelemetry",
-                    "-port",
-                    &port.to_string(),
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .context("starting java for DynamoDB Local (is a Java 17+ runtime installed?)")?;
-            let pid = child.id().context("DynamoDB Local exited at once")?;
-            let deadline = Instant::now() + Duration::from_secs(60);
-            let listening = loop {
-                let ours = match listens_on(pid, port) {
-                    Some(ours) => ours,
-                    // No /proc: a successful connect is the best evidence there is.
-                    None => tokio::net::TcpStream::connect(("127.0.0.1", port))
-                        .await
-                        .is_ok(),
-                };
-                if ours {
-                    break true;
+        let mut exits = Vec::new();
+        let (port, child) = 'started: {
+            // Three ports: a port taken meanwhile makes java exit, and then another one is tried.
+            for _ in 0..3 {
+                let port = free_port();
+                let mut child = Command::new("java")
+                    .current_dir(&jar_dir)
+                    .args([
+                        "-Xms64m",
+                        "-Xmx512m",
+                        "-Djava.library.path=./DynamoDBLocal_lib",
+                        "-jar",
+                        "DynamoDBLocal.jar",
+                        "-inMemory",
+                        "-sharedDb",
+                        "-disableTelemetry",
+                        "-port",
+                        &port.to_string(),
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .context(
+                        "starting java for DynamoDB Local (is a Java 17+ runtime installed?)",
+                    )?;
+                match until_listening(&mut child, port).await? {
+                    None => break 'started (port, child),
+                    Some(status) => exits.push(status),
                 }
-                if let Some(status) = child.try_wait()? {
-                    // Most likely the port was taken meanwhile: try another.
-                    if attempt >= 3 {
-                        bail!("DynamoDB Local exited ({status}) on three ports in a row");
-                    }
-                    break false;
-                }
-                if Instant::now() > deadline {
-                    bail!("DynamoDB Local did not listen on port {port} within 60 s");
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            };
-            if listening {
-                break (port, child);
             }
+            bail!("DynamoDB Local exited on three ports in a row ({exits:?})");
         };
         let url = format!("http://127.0.0.1:{port}");
         let status = Command::new(workspace_root().join(".tools/venv/bin/python"))
@@ -113,5 +94,31 @@ impl DynamoLocal {
             .endpoint_url(&self.url)
             .build();
         Client::from_conf(config)
+    }
+}
+
+/// Waits until `child` itself listens on `port`: `None` then, or the exit status when it exited
+/// first (most likely the port was taken meanwhile). An error after 60 s.
+async fn until_listening(child: &mut Child, port: u16) -> anyhow::Result<Option<ExitStatus>> {
+    let pid = child.id().context("DynamoDB Local exited at once")?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ours = match listens_on(pid, port) {
+            Some(ours) => ours,
+            // No /proc: a successful connect is the best evidence there is.
+            None => tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok(),
+        };
+        if ours {
+            return Ok(None);
+        }
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() > deadline {
+            bail!("DynamoDB Local did not listen on port {port} within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -78,6 +78,14 @@ pub fn listens_on(pid: u32, port: u16) -> Option<bool> {
     )
 }
 
+/// The port of the first `http://127.0.0.1:<port>` in `line`: how a server started on port 0
+/// (moto, local-api) says where it listens.
+pub fn announced_port(line: &str) -> Option<u16> {
+    let rest = line.split("http://127.0.0.1:").nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 /// A free loopback port (bound then released; good enough for tests on one machine).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

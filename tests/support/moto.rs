@@ -9,7 +9,7 @@ use tokio::process::{Child, Command};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::workspace_root;
+use crate::{announced_port, workspace_root};
 
 pub struct Moto {
     pub url: String,
@@ -39,10 +39,8 @@ impl Moto {
         let mut lines = BufReader::new(stderr).lines();
         let announced = async {
             while let Some(line) = lines.next_line().await? {
-                if let Some(rest) = line.split("Running on http://127.0.0.1:").nth(1) {
-                    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                    return digits
-                        .parse::<u16>()
+                if line.contains("Running on http://127.0.0.1:") {
+                    return announced_port(&line)
                         .with_context(|| format!("moto announced no port: {line:?}"));
                 }
             }

@@ -323,7 +323,7 @@ fn classify_run(text: &str, toks: &[Token<'_>], run: Run) -> Option<Entity> {
 }
 
 /// Byte length of a possessive ending (`'s`, `’s`) on `word`, else 0.
-fn possessive_len(word: &str) -> usize {
+pub(super) fn possessive_len(word: &str) -> usize {
     for ending in ["'s", "’s", "'S", "’S"] {
         if word.len() > ending.len() && word.ends_with(ending) {
             return ending.len();

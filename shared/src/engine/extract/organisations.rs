@@ -3,7 +3,9 @@
 //! spokesman`, `shares of Siemens`, `software giant Microsoft`), and a document's header line (a
 //! receipt's shop, a letterhead's company).
 
-use super::names::{Entity, EntityKind, SENTENCE_OPENERS, Token, is_common_word, shouted_line};
+use super::names::{
+    Entity, EntityKind, SENTENCE_OPENERS, Token, is_common_word, possessive_len, shouted_line,
+};
 
 /// Head words of organisation names: legal forms and institution types.
 pub(super) const ORG_HEADS: &[&str] = &[
@@ -243,7 +245,7 @@ pub(super) fn organisation_context(toks: &[Token<'_>], first: usize, last: usize
 /// Nationality adjectives by their usual endings (`Iraqi`, `Canadian`, `Chinese`, `British`,
 /// `French`): they describe a name rather than name something.
 fn is_demonym(word: &str) -> bool {
-    let w = word.trim_end_matches("'s").trim_end_matches("’s");
+    let w = &word[..word.len() - possessive_len(word)];
     ["ian", "ean", "ese", "ish", "an", "ic", "i", "ch", "ss"]
         .iter()
         .any(|e| w.len() > e.len() + 2 && w.ends_with(e))
