@@ -13,7 +13,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::organisations::{ORG_HEADS, ORG_LEADS, letterhead, organisation_context};
+use super::organisations::{
+    CLUB_LEADS, ORG_HEADS, ORG_LEADS, letterhead, named_after_place, organisation_context,
+};
 use super::places::is_place;
 use super::*;
 use crate::engine::sentiment::in_lexicon;
@@ -284,6 +286,9 @@ fn classify_run(text: &str, toks: &[Token<'_>], run: Run) -> Option<Entity> {
     if n >= 3 && ORG_LEADS.contains(&words[0].as_str()) && words[1] == "of" {
         return Some(span(EntityKind::Organization, 0.8));
     }
+    if n >= 2 && CLUB_LEADS.contains(&words[first - run.first].as_str()) {
+        return Some(span(EntityKind::Organization, 0.75));
+    }
     if is_place(name) {
         return Some(span(EntityKind::Location, if shouted { 0.7 } else { 0.8 }));
     }
@@ -299,6 +304,10 @@ fn classify_run(text: &str, toks: &[Token<'_>], run: Run) -> Option<Entity> {
     }
     if !shouted && n <= 4 && organisation_context(toks, run.first, last) {
         return Some(span(EntityKind::Organization, 0.7));
+    }
+    // A place and more, with no person marked (`Bayern Munich`, `Chicago Bulls`).
+    if !shouted && n <= 4 && named_after_place(&words[first - run.first..]) {
+        return Some(span(EntityKind::Organization, 0.65));
     }
     if !shouted && reported && n <= 3 && !is_common_word(&words[0]) {
         return Some(span(EntityKind::Person, if n >= 2 { 0.75 } else { 0.6 }));

@@ -1,11 +1,12 @@
 //! What makes a name an organisation's: head words (`Acme Corp`, `Sdn Bhd`, `… Party`), lead
 //! words (`University of …`), the words around it in news and business text (`Boeing
-//! spokesman`, `shares of Siemens`, `software giant Microsoft`), and a document's header line (a
-//! receipt's shop, a letterhead's company).
+//! spokesman`, `shares of Siemens`, `software giant Microsoft`), a place inside a longer name
+//! (`Bayern Munich`), and a document's header line (a receipt's shop, a letterhead's company).
 
 use super::names::{
     Entity, EntityKind, SENTENCE_OPENERS, Token, is_common_word, possessive_len, shouted_line,
 };
+use super::places::is_place;
 
 /// Head words of organisation names: legal forms and institution types.
 pub(super) const ORG_HEADS: &[&str] = &[
@@ -129,6 +130,29 @@ pub(super) const ORG_HEADS: &[&str] = &[
     "bistro",
     "trading",
     "station",
+    // Newspapers and clubs by how their names end (`Sydney Morning Herald`, `Bolton Wanderers`).
+    "herald",
+    "tribune",
+    "gazette",
+    "telegraph",
+    "chronicle",
+    "courier",
+    "rangers",
+    "rovers",
+    "wanderers",
+    "athletic",
+    "albion",
+    "hotspur",
+];
+
+/// Words that start a club's name (`Dynamo Kiev`, `Olympique Marseille`, `Real Sociedad`).
+pub(super) const CLUB_LEADS: &[&str] = &[
+    "dynamo",
+    "olympique",
+    "atletico",
+    "sporting",
+    "real",
+    "inter",
 ];
 
 /// Words that start an organisation name followed by "of" (`University of Texas`).
@@ -189,6 +213,22 @@ const ORG_AFTER: &[&str] = &[
     "teammates",
     "fans",
     "supporters",
+    "coach",
+    "manager",
+    "squad",
+    "profit",
+    "profits",
+    "earnings",
+    "revenue",
+    "revenues",
+    "bid",
+    "merger",
+    "takeover",
+    "plant",
+    "factory",
+    "directors",
+    "management",
+    "workers",
 ];
 
 /// Nouns that, right before a name, say it is an organisation (`software giant Microsoft`,
@@ -219,6 +259,21 @@ const ORG_BEFORE: &[&str] = &[
     "agency",
     "subsidiary",
     "unit",
+    "side",
+    "champions",
+    "holders",
+    "outfit",
+    "maker",
+    "manufacturer",
+    "producer",
+    "chipmaker",
+    "supplier",
+    "publisher",
+    "operator",
+    "refiner",
+    "miner",
+    "exporter",
+    "group",
 ];
 
 /// Whether the words around the run `first..=last` say it names an organisation. Asked only of
@@ -230,16 +285,135 @@ pub(super) fn organisation_context(toks: &[Token<'_>], first: usize, last: usize
     let before2 = first.checked_sub(2).and_then(bare);
     let after_says = after.as_deref().is_some_and(|a| ORG_AFTER.contains(&a));
     // `shares of X`, `stake in X`: what investors hold is a company.
-    let held = matches!(before.as_deref(), Some("of" | "in"))
-        && matches!(
-            before2.as_deref(),
-            Some("shares" | "stake" | "stakes" | "unit" | "subsidiary")
-        );
+    // `takeover of X`, `bid for X`, `merger with X`: what is bought or merged is a company.
+    let held = matches!(
+        (before2.as_deref(), before.as_deref()),
+        (
+            Some("shares" | "stake" | "stakes" | "unit" | "subsidiary"),
+            Some("of" | "in")
+        ) | (Some("takeover" | "acquisition" | "buyout"), Some("of"))
+            | (Some("bid"), Some("for"))
+            | (Some("merger"), Some("with"))
+    );
     let before_says = before.as_deref().is_some_and(|b| ORG_BEFORE.contains(&b))
         && !toks[first - 1].capitalised();
     // `Iraqi officials`, `French fans`: a nationality, not a name.
     let demonym = first == last && is_demonym(&toks[first].bare());
     (after_says || held || before_says) && !demonym
+}
+
+/// Words that make a name with a place in it a place still (`Lake Geneva`, `North Dakota`,
+/// `Port of Spain`, `Paris Airport`) rather than something named after the place.
+const PLACE_QUALIFIERS: &[&str] = &[
+    "north",
+    "south",
+    "east",
+    "west",
+    "northern",
+    "southern",
+    "eastern",
+    "western",
+    "central",
+    "north-east",
+    "north-west",
+    "south-east",
+    "south-west",
+    "inner",
+    "outer",
+    "mainland",
+    "downtown",
+    "metro",
+    "area",
+    "upper",
+    "lower",
+    "greater",
+    "new",
+    "old",
+    "lake",
+    "mount",
+    "mt",
+    "river",
+    "bay",
+    "gulf",
+    "sea",
+    "ocean",
+    "island",
+    "islands",
+    "isle",
+    "valley",
+    "county",
+    "province",
+    "state",
+    "region",
+    "district",
+    "port",
+    "fort",
+    "cape",
+    "san",
+    "santa",
+    "st",
+    "saint",
+    "airport",
+    "street",
+    "road",
+    "avenue",
+    "square",
+    "park",
+    "bridge",
+    "mountains",
+    "hills",
+    "coast",
+    "strait",
+    "peninsula",
+    "desert",
+    "canal",
+    "harbour",
+    "harbor",
+    "beach",
+    "border",
+    "capital",
+    "metropolitan",
+    "municipality",
+    "prefecture",
+    "territory",
+    "republic",
+    "kingdom",
+    "federal",
+    "democratic",
+    "of",
+    "the",
+    "and",
+    "de",
+    "la",
+    "el",
+    "los",
+    "las",
+];
+
+/// Whether a name of several words holds a known place and more (`Real Madrid`, `Bayern
+/// Munich`, `Chicago Bulls`, `Air France`): a club, a company or a paper named after its
+/// home. The other words must not be ones that keep it a place (`Lake Geneva`) or dates
+/// (`London Monday`). Asked after the person rules: a given name first (`Jack London`) has
+/// already made it a person.
+pub(super) fn named_after_place(words: &[String]) -> bool {
+    let n = words.len();
+    if n < 2 {
+        return false;
+    }
+    for len in (1..n).rev() {
+        for at in 0..=n - len {
+            if !is_place(&words[at..at + len].join(" ")) {
+                continue;
+            }
+            let rest = words[..at].iter().chain(&words[at + len..]);
+            return rest.into_iter().all(|w| {
+                !PLACE_QUALIFIERS.contains(&w.as_str())
+                    && !SENTENCE_OPENERS.contains(&w.as_str())
+                    && !is_place(w)
+            });
+        }
+    }
+    false
 }
 
 /// Nationality adjectives by their usual endings (`Iraqi`, `Canadian`, `Chinese`, `British`,
@@ -415,6 +589,66 @@ mod tests {
             organisations("They signed with Tarvik Holdings’s lawyers."),
             ["Tarvik Holdings"]
         );
+    }
+
+    #[test]
+    fn deals_sides_and_makers_make_an_organisation() {
+        assert_eq!(
+            organisations("The takeover of Norvale follows a rival bid for Quillary."),
+            ["Norvale", "Quillary"]
+        );
+        assert_eq!(
+            organisations("Dutch side Vanderlo sacked the Brightwell coach on Monday."),
+            ["Vanderlo", "Brightwell"]
+        );
+        assert_eq!(
+            organisations("Output rose at chipmaker Tessaly and at the Korvane plant."),
+            ["Tessaly", "Korvane"]
+        );
+    }
+
+    #[test]
+    fn clubs_and_papers_by_how_their_names_start_and_end() {
+        assert_eq!(
+            organisations(
+                "Dynamo Kiev drew with Bolton Wanderers, the Sydney Morning Herald reported."
+            ),
+            ["Dynamo Kiev", "Bolton Wanderers", "Sydney Morning Herald"]
+        );
+        assert_eq!(organisations("Real Sociedad won again."), ["Real Sociedad"]);
+    }
+
+    #[test]
+    fn a_place_and_more_is_what_is_named_after_it() {
+        let f = organisations(
+            "Real Madrid beat Bayern Munich before the Chicago Bulls flew home on Air France.",
+        );
+        assert_eq!(
+            f,
+            [
+                "Real Madrid",
+                "Bayern Munich",
+                "Chicago Bulls",
+                "Air France"
+            ]
+        );
+        let words = |s: &str| -> Vec<String> { s.split(' ').map(str::to_owned).collect() };
+        assert!(named_after_place(&words("paris saint-germain")));
+        for place in [
+            "lake geneva",
+            "north texas",
+            "london monday",
+            "berlin paris",
+            "madrid",
+            "zorvak tessaly",
+            "downtown seattle",
+            "inner mongolia",
+            "san francisco bay area",
+        ] {
+            assert!(!named_after_place(&words(place)), "{place}");
+        }
+        // A given name first makes a person, a place alone stays a place.
+        assert!(organisations("Jack London wrote it in Paris.").is_empty());
     }
 
     #[test]
