@@ -1,12 +1,14 @@
 //! Quality report of the intent engines on the public data in `shared/eval/`.
 //!
-//! `cargo run --profile tool -p eval -- [--data ../shared/eval] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune | --tune-classify | --tune-score] [--quick | --latency] [--out FILE]`
+//! `cargo run --profile tool -p eval -- [--data ../shared/eval] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune | --tune-classify | --tune-score | --own-entities] [--quick | --latency] [--out FILE]`
 //!
 //! Every intent runs through `shared::intents::*` on real request types (what users get), with
 //! the classic engine (`EmbeddedProvider::new()`), embeddings alone and the hybrid engine; the
 //! metric of each sits next to the classic baselines. The table is printed and written to
 //! `EVALUATION.md`. `--tune` instead runs the tuning sweeps (SciFact *train* qrels, the project's
-//! own classify examples) whose results are the defaults of `shared`'s `Tuning`.
+//! own classify examples) whose results are the defaults of `shared`'s `Tuning`;
+//! `--own-entities` prints every answer of the extract name rules on the project's own news
+//! sentences that differs from their gold, the place to try a rule before a test set is measured.
 //!
 //! # Layout
 //! - [`data`]: loaders; [`metrics`] (+ [`porter`]): nDCG, ROUGE, P/R/F1; [`cache`]: on-disk
@@ -40,6 +42,9 @@ pub struct Args {
     pub tune_classify: bool,
     /// `--tune-score`: only the score sweeps (SciFact train qrels).
     pub tune_score: bool,
+    /// `--own-entities`: the name rules on the project's own news sentences, with every answer
+    /// that differs from the gold (for trying a rule before any test set is measured).
+    pub own_entities: bool,
     /// `--quick`: classify and extract only, printed, `EVALUATION.md` left alone (for iterating).
     pub quick: bool,
     /// `--latency`: only the latency table, printed and written over the report's latency section.
@@ -61,6 +66,7 @@ fn parse_args() -> anyhow::Result<Args> {
         tune: false,
         tune_classify: false,
         tune_score: false,
+        own_entities: false,
         quick: false,
         latency_only: false,
         out: root.join("EVALUATION.md"),
@@ -91,6 +97,10 @@ fn parse_args() -> anyhow::Result<Args> {
                 args.tune = true;
                 args.tune_score = true;
             }
+            "--own-entities" => {
+                args.tune = true;
+                args.own_entities = true;
+            }
             "--full-corpus" => args.full_corpus = true,
             "--queries" => {
                 args.queries = Some(
@@ -110,7 +120,7 @@ fn parse_args() -> anyhow::Result<Args> {
             }
             "--out" => args.out = PathBuf::from(it.next().context("--out needs a path")?),
             other => anyhow::bail!(
-                "unknown argument {other}; usage: eval [--data DIR] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune | --tune-classify | --tune-score] [--quick | --latency] [--out FILE]"
+                "unknown argument {other}; usage: eval [--data DIR] [--limit N] [--depth N] [--queries N] [--full-corpus] [--tune | --tune-classify | --tune-score | --own-entities] [--quick | --latency] [--out FILE]"
             ),
         }
     }

@@ -663,8 +663,9 @@ pub async fn report(
     for (key, set) in [
         ("CoNLL-2003", entities::CONLL),
         ("seminar", entities::SEMINARS),
+        ("own news", entities::OWN_NEWS),
     ] {
-        let items = data::annotated_jsonl(&args.data, set.file, &set.columns())?;
+        let items = data::annotated_jsonl(&set.dir(&args.data), set.file, &set.columns())?;
         let items = limited(&items, args.limit);
         let ce = entities::run(&classic, &set, items).await?;
         let he = entities::run(&hybrid, &set, items).await?;
@@ -1051,7 +1052,18 @@ several words that holds a known place and more is what is named after it (`Baye
 around a name (`takeover of X`, `Dutch side X`, `X coach`); CoNLL organisation F1 0.404 →\n  \
 0.480, person 0.572 → 0.602. Then club and newspaper name shapes (`Dynamo …`, `… Wanderers`,\n  \
 `… Herald`): organisation F1 0.492. The word lists were written from how such names are\n  \
-formed, with the project's own invented names in their unit tests, not from CoNLL items.\n\
+formed, with the project's own invented names in their unit tests, not from CoNLL items.\n  \
+Then the project's own news sentences (`eval/data/own_entities.jsonl`, 60 sentences annotated\n  \
+as CoNLL-2003 is, written before any of the following; `eval --own-entities` prints each\n  \
+disagreement) were read, and their error kinds gave five rules: two names joined by `and`\n  \
+are two (`Hong Kong and Singapore`), a title's modifiers are not part of the name (`Foreign\n  \
+Minister …`), a name of several words after `the` is an institution's (`the Red Cross`), a\n  \
+name after `at`, `in` or `the` is not taken for a person without a cue, and a demonym ending in\n  \
+`i` or `ic` needs a place's stem (`Iraqi`, not `Pepsi`); GeoNames names are also matched\n  \
+without accents (`Zurich`). Own sentences: person / organisation / location F1 0.750 / 0.784\n  \
+/ 0.875 → 0.872 / 0.861 / 0.925. Measured once on the test sets afterwards: CoNLL person\n  \
+0.602 → 0.632, organisation 0.492 → 0.498, location 0.768 → 0.787; seminar speaker 0.427 →\n  \
+0.417.\n\
 - classify, tried and removed: a per-label bias correction (each label's similarity to\n  \
 content-free messages taken off its logit, after contextual calibration, Zhao et al. 2021).\n  \
 The own-message sweep chose it (log-loss 0.637 → 0.627); measured once on the test sets it\n  \

@@ -1,6 +1,7 @@
 //! The tuning sweeps whose results are the defaults of `shared`'s `Tuning`: the score fusion
 //! weight on SciFact *train* qrels, and the classify calibration on the project's own messages
-//! (`eval/data/own_classify.json`). Nothing here reads an evaluation set's test items.
+//! (`eval/data/own_classify.json`); and the extract name rules read on the project's own news
+//! sentences (`eval/data/own_entities.jsonl`). Nothing here reads an evaluation set's test items.
 
 use std::sync::Arc;
 
@@ -12,14 +13,17 @@ use shared::provider::embedded::{EmbeddedProvider, Fusion, Tuning};
 
 use crate::Args;
 use crate::cache::CachedEmbedder;
-use crate::data;
 use crate::tasks::{FirstStage, ndcg_of, queries_of, rerank_scores};
+use crate::{data, entities};
 
 /// The tuning sweeps: score fusion weight on SciFact train, classify calibration on the
 /// project's own examples. Prints the best settings; they are copied into `Tuning::default()`.
 pub async fn tune(args: &Args, embedder: Arc<CachedEmbedder>) -> anyhow::Result<()> {
     if args.tune_classify {
         return tune_classify(args, embedder).await;
+    }
+    if args.own_entities {
+        return own_entities(embedder).await;
     }
     let analyzer = Analyzer::english();
     let sf = data::scifact(&args.data)?;
@@ -260,6 +264,28 @@ async fn tune_multi_label(
         s.off_topic_selected,
         s.off_topic
     );
+    Ok(())
+}
+
+/// The extract name rules on the project's own news sentences: every answer that is not a gold
+/// string, then P/R/F1 per field, as the report counts them.
+async fn own_entities(embedder: Arc<CachedEmbedder>) -> anyhow::Result<()> {
+    let set = entities::OWN_NEWS;
+    let items =
+        data::annotated_jsonl(&set.dir(std::path::Path::new("")), set.file, &set.columns())?;
+    let p = EmbeddedProvider::with_embedder(embedder);
+    for line in entities::disagreements(&p, &set, &items).await? {
+        println!("{line}");
+    }
+    for (field, prf) in entities::run(&p, &set, &items).await? {
+        println!(
+            "{field}: P {:.3} R {:.3} F1 {:.3} ({} texts)",
+            prf.precision(),
+            prf.recall(),
+            prf.f1(),
+            items.len()
+        );
+    }
     Ok(())
 }
 

@@ -4,8 +4,8 @@
 //! from the matching extractor ([`names`](super::names), [`places`](super::places),
 //! [`addresses`](super::addresses), [`ids`](super::ids)).
 
+use super::letterheads::header_name;
 use super::names::{EntityKind, entities};
-use super::organisations::header_name;
 use super::places::rooms;
 use super::*;
 use crate::engine::text::{Analyzer, words};

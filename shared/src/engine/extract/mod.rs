@@ -16,8 +16,9 @@
 //! - [`booleans`]: yes/no words, flags and check boxes; booleans stated in prose.
 //! - [`names`]: people and organisations in capitalised spans (titles, given names, reporting
 //!   verbs), typed with [`organisations`]' knowledge of what makes a name an organisation's.
-//! - [`organisations`]: legal forms, institution words, news and sports contexts, a document's
-//!   header line.
+//! - [`organisations`]: legal forms, institution, club and newspaper words, news and sports
+//!   contexts, names built on a place, the article before an institution.
+//! - [`letterheads`]: a document's header line, which names its issuer.
 //! - [`places`]: place names (GeoNames list) and rooms.
 //! - [`addresses`]: street addresses on one line or over several.
 //! - [`ids`]: identifiers and reference numbers (`order #A-77812`, `INV-5531`).
@@ -34,6 +35,7 @@ mod field_names;
 mod free_text;
 mod ids;
 mod keys;
+mod letterheads;
 mod money;
 mod names;
 mod numbers;

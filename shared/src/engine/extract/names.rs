@@ -13,8 +13,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::letterheads::letterhead;
 use super::organisations::{
-    CLUB_LEADS, ORG_HEADS, ORG_LEADS, letterhead, named_after_place, organisation_context,
+    CLUB_LEADS, ORG_HEADS, ORG_LEADS, institution_words, named_after_place, organisation_context,
 };
 use super::places::is_place;
 use super::*;
@@ -97,6 +98,35 @@ const TITLES: &[&str] = &[
     "officer",
     "saint",
     "st",
+];
+
+/// Whether `word` (lowercase) is a title written before a person's name.
+pub(super) fn is_title(word: &str) -> bool {
+    TITLES.contains(&word)
+}
+
+/// Words that make a title of the title after them (`Prime Minister`, `Foreign Minister`,
+/// `Attorney General`); with it they are not part of the name.
+const TITLE_MODIFIERS: &[&str] = &[
+    "prime",
+    "foreign",
+    "deputy",
+    "finance",
+    "defence",
+    "defense",
+    "interior",
+    "trade",
+    "home",
+    "health",
+    "economy",
+    "chief",
+    "acting",
+    "first",
+    "attorney",
+    "state",
+    "assistant",
+    "executive",
+    "managing",
 ];
 
 /// Organisation heads written with a dot (`Acme Corp.`); the dot is part of the name.
@@ -246,6 +276,30 @@ pub(super) fn runs(text: &str, toks: &[Token<'_>]) -> Vec<Run> {
     out
 }
 
+/// A run joined by `and` that names two things (`Hong Kong and Singapore`, `Volvo and Renault`)
+/// as its parts: when both sides are places, or both are one word. Other runs with `and` stay
+/// whole (`Department of Trade and Industry`).
+fn split_at_and(text: &str, toks: &[Token<'_>], run: Run) -> Vec<Run> {
+    let Some(k) = (run.first + 1..run.last).find(|&k| toks[k].text == "and") else {
+        return vec![run];
+    };
+    let left = Run {
+        first: run.first,
+        last: k - 1,
+    };
+    let right = Run {
+        first: k + 1,
+        last: run.last,
+    };
+    let place = |r: Run| is_place(&text[toks[r.first].start..toks[r.last].end]);
+    let single = |r: Run| r.first == r.last;
+    if (place(left) && place(right)) || (single(left) && single(right)) {
+        vec![left, right]
+    } else {
+        vec![run]
+    }
+}
+
 /// Types a run; `None` when nothing says what it is.
 fn classify_run(text: &str, toks: &[Token<'_>], run: Run) -> Option<Entity> {
     let (mut first, last) = (run.first, run.last);
@@ -253,9 +307,20 @@ fn classify_run(text: &str, toks: &[Token<'_>], run: Run) -> Option<Entity> {
     let shouted = shouted_line(text, toks[first].start);
     // A title says "person" and is not part of the name.
     let mut titled = false;
-    while first < last && TITLES.contains(&toks[first].bare().as_str()) {
+    let title_at = |k: usize| is_title(&toks[k].bare());
+    let modifies_title = |k: usize| {
+        TITLE_MODIFIERS.contains(&toks[k].bare().as_str())
+            && k < last
+            && (TITLES.contains(&toks[k + 1].bare().as_str())
+                || TITLE_MODIFIERS.contains(&toks[k + 1].bare().as_str()))
+    };
+    while first < last && (title_at(first) || modifies_title(first)) {
         titled = true;
         first += 1;
+    }
+    // A title alone (`Prime Minister`, `Vice President`) names no one.
+    if titled && title_at(first) {
+        return None;
     }
     let before = run.first.checked_sub(1).map(|k| toks[k].bare());
     if before
@@ -325,7 +390,15 @@ fn classify_run(text: &str, toks: &[Token<'_>], run: Run) -> Option<Entity> {
     if acronym && !shouted {
         return Some(span(EntityKind::Organization, 0.6));
     }
-    if !shouted && (2..=3).contains(&n) && words.iter().all(|w| !is_common_word(w)) {
+    let named = &words[first - run.first..];
+    // `the Red Cross`, `the Federal Reserve`: a name of several words after `the` is an
+    // institution's; people are not written with the article.
+    if !shouted && n >= 2 && before.as_deref() == Some("the") && institution_words(named) {
+        return Some(span(EntityKind::Organization, 0.6));
+    }
+    // `at Merrill Lynch`, `in Old Trafford`, `the Gaza Strip`: where or what, not who.
+    let not_who = matches!(before.as_deref(), Some("at" | "in" | "the"));
+    if !shouted && !not_who && (2..=3).contains(&n) && words.iter().all(|w| !is_common_word(w)) {
         return Some(span(EntityKind::Person, 0.55));
     }
     None
@@ -434,6 +507,7 @@ pub fn entities(text: &str) -> Vec<Entity> {
     let toks = tokens(text);
     let mut out: Vec<Entity> = runs(text, &toks)
         .into_iter()
+        .flat_map(|r| split_at_and(text, &toks, r))
         .filter_map(|r| classify_run(text, &toks, r))
         .collect();
     // In capitals, only list knowledge types a word; look for places word by word too.
@@ -547,6 +621,56 @@ mod tests {
         let f = found("TRADE TALKS - JAPAN AND CANADA AGREE ON QUOTAS");
         assert!(f.contains(&("JAPAN".into(), EntityKind::Location)), "{f:?}");
         assert!(f.iter().all(|(_, k)| *k == EntityKind::Location), "{f:?}");
+    }
+
+    #[test]
+    fn two_names_joined_by_and_are_two() {
+        let f = found("Prices were steady in Hong Kong and Singapore, traders said.");
+        assert!(
+            f.contains(&("Hong Kong".into(), EntityKind::Location))
+                && f.contains(&("Singapore".into(), EntityKind::Location)),
+            "{f:?}"
+        );
+        let f = found("The Department of Trade and Industry published it.");
+        assert_eq!(
+            f,
+            [(
+                "Department of Trade and Industry".into(),
+                EntityKind::Organization
+            )]
+        );
+    }
+
+    #[test]
+    fn a_title_with_its_modifiers_is_not_part_of_the_name() {
+        let f = found("Later, Foreign Minister Halvard Brenn met Prime Minister Ilse Varga.");
+        assert!(
+            f.contains(&("Halvard Brenn".into(), EntityKind::Person)),
+            "{f:?}"
+        );
+        assert!(
+            f.contains(&("Ilse Varga".into(), EntityKind::Person)),
+            "{f:?}"
+        );
+        // A title alone names no one.
+        assert!(found("He met the Prime Minister on Monday.").is_empty());
+    }
+
+    #[test]
+    fn the_article_makes_an_institution_and_at_a_place_not_a_person() {
+        let f = found(
+            "Aid from the Red Cross reached the Gaza Strip; analysts at Halvers Quint agreed.",
+        );
+        assert!(
+            f.contains(&("Red Cross".into(), EntityKind::Organization)),
+            "{f:?}"
+        );
+        assert!(
+            f.iter()
+                .all(|(n, _)| n != "Gaza Strip" && n != "Halvers Quint"),
+            "{f:?}"
+        );
+        assert!(found("Fans watched the World Cup.").is_empty());
     }
 
     #[test]

