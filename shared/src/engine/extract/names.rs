@@ -308,12 +308,9 @@ fn classify_run(text: &str, toks: &[Token<'_>], run: Run) -> Option<Entity> {
     // A title says "person" and is not part of the name.
     let mut titled = false;
     let title_at = |k: usize| is_title(&toks[k].bare());
-    let modifies_title = |k: usize| {
-        TITLE_MODIFIERS.contains(&toks[k].bare().as_str())
-            && k < last
-            && (TITLES.contains(&toks[k + 1].bare().as_str())
-                || TITLE_MODIFIERS.contains(&toks[k + 1].bare().as_str()))
-    };
+    let modifier_at = |k: usize| TITLE_MODIFIERS.contains(&toks[k].bare().as_str());
+    let modifies_title =
+        |k: usize| modifier_at(k) && k < last && (title_at(k + 1) || modifier_at(k + 1));
     while first < last && (title_at(first) || modifies_title(first)) {
         titled = true;
         first += 1;
